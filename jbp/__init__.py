@@ -1,0 +1,32 @@
+"""jbp: backpropagation as pure JAX functions, from the worked 2-2-2 example to populations.
+
+Importing jbp changes no JAX configuration. For float64, enable 64-bit mode
+yourself: ``jax.config.update("jax_enable_x64", True)`` at start-up, or
+``with jax.enable_x64(True):`` around a block.
+"""
+
+from jbp._activation import ACTIVATIONS, Activation
+from jbp._backprop import backprop
+from jbp._example import PUBLISHED, Example, worked_example, xor
+from jbp._init import init_params
+from jbp._network import Layer, forward, loss, sizes_of
+from jbp._train import UPDATES, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Example",
+    "Layer",
+    "PUBLISHED",
+    "UPDATES",
+    "backprop",
+    "forward",
+    "init_params",
+    "loss",
+    "sizes_of",
+    "train",
+    "worked_example",
+    "xor",
+]

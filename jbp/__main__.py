@@ -1,0 +1,5 @@
+import sys
+
+from jbp.cli import main
+
+sys.exit(main())

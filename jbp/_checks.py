@@ -1,0 +1,172 @@
+"""Eager argument checks at the public boundary.
+
+Every check here runs before anything is traced or compiled and reads only what
+is known statically (shapes, dtypes, Python values). Values that may be traced
+(a learning rate under ``jax.vmap``, say) are checked only when they are concrete.
+Messages name the argument, say what was expected and what was given.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+X64_HINT = ('64-bit mode is off; enable it at start-up with '
+            'jax.config.update("jax_enable_x64", True) (or the environment variable '
+            'JAX_ENABLE_X64=1), or for a block of code with `with jax.enable_x64(True):`')
+
+
+def is_concrete(x) -> bool:
+  """True if ``x`` holds a known value (not a tracer under jit/vmap/grad)."""
+  return not isinstance(x, jax.core.Tracer)
+
+
+def check_dtype(dtype, name: str = "dtype"):
+  """Returns the canonical floating dtype for ``dtype`` (None: JAX's default float).
+
+  Raises ValueError for a non-floating dtype, and for float64 while 64-bit mode is
+  off, instead of JAX's silent fall-back to float32.
+  """
+  if dtype is None:
+    return jnp.result_type(float)
+  try:
+    dt = np.dtype(dtype)
+  except TypeError:
+    raise ValueError(f"{name}: expected a floating dtype such as jnp.float32, got {dtype!r}") from None
+  if not jnp.issubdtype(dt, jnp.floating):
+    raise ValueError(f"{name}: expected a floating dtype such as jnp.float32, got {dt}")
+  if dt.itemsize == 8 and not jax.config.jax_enable_x64:
+    raise ValueError(f"{name}: float64 was asked for, but {X64_HINT}.")
+  return dt
+
+
+def check_int(name: str, value, *, minimum: int = 1) -> int:
+  """A Python (or NumPy) integer >= minimum; bools and floats are refused."""
+  if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    raise TypeError(f"{name}: expected an integer >= {minimum}, got {type(value).__name__} {value!r}")
+  if value < minimum:
+    raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+  return int(value)
+
+
+def check_record_every(record_every, steps: int) -> int:
+  record_every = check_int("record_every", record_every)
+  if steps % record_every:
+    raise ValueError(
+        f"record_every: expected a divisor of steps={steps}, got {record_every} "
+        f"({steps} % {record_every} = {steps % record_every})")
+  return record_every
+
+
+def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=()):
+  """A finite, positive learning rate of the given shape (checked when concrete)."""
+  if learning_rate is None:
+    raise ValueError(f"{name}: expected a positive finite number, got None")
+  if isinstance(learning_rate, (str, bytes)) or callable(learning_rate):
+    raise TypeError(f"{name}: expected a positive finite number, got {type(learning_rate).__name__} "
+                    f"{learning_rate!r} (pass a schedule as optimizer=optax.sgd(schedule))")
+  got_shape = tuple(np.shape(learning_rate))
+  if got_shape != tuple(shape):
+    raise ValueError(f"{name}: expected shape {tuple(shape)}, got shape {got_shape}")
+  if is_concrete(learning_rate):
+    arr = np.asarray(learning_rate)
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+      raise TypeError(f"{name}: expected a real number, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+      first = float(arr[bad].flat[0])
+      where = "" if arr.ndim == 0 else f" (at index {tuple(int(i) for i in np.argwhere(bad)[0])})"
+      raise ValueError(f"{name}: expected a positive finite number, got {first!r}{where}")
+  return learning_rate
+
+
+def check_choice(name: str, value, choices):
+  if not isinstance(value, str) or value not in choices:
+    raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
+  return value
+
+
+def check_array(name: str, value):
+  """An array-like of real numbers, returned with its shape."""
+  if isinstance(value, (str, bytes)) or value is None:
+    raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} {value!r}")
+  try:
+    shape = tuple(np.shape(value))
+    dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+  except (TypeError, ValueError) as e:
+    raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} ({e})") from None
+  if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+    raise TypeError(f"{name}: expected an array of real numbers, got dtype {dtype}")
+  return shape
+
+
+def check_data(x, y, sizes, *, batched_ok: bool = True):
+  """Checks x against the network's input size and y against its output size.
+
+  x: (n_in,) or (batch, n_in); y: (n_out,) or (batch, n_out) with the same batch.
+  Returns the batch size, or None for a single example.
+  """
+  n_in, n_out = sizes[0], sizes[-1]
+  xs = check_array("x", x)
+  ys = check_array("y", y)
+  if len(xs) == 1 or not batched_ok:
+    if xs != (n_in,):
+      raise ValueError(f"x: expected shape ({n_in},) or (batch, {n_in}) for a network with "
+                       f"{n_in} inputs, got shape {xs}")
+  elif len(xs) != 2 or xs[1] != n_in:
+    raise ValueError(f"x: expected shape ({n_in},) or (batch, {n_in}) for a network with "
+                     f"{n_in} inputs, got shape {xs}")
+  batch = xs[0] if len(xs) == 2 else None
+  want = (n_out,) if batch is None else (batch, n_out)
+  if ys != want:
+    raise ValueError(f"y: expected shape {want} to match x of shape {xs} and a network with "
+                     f"{n_out} outputs, got shape {ys}")
+  return batch
+
+
+def check_params(params, *, name: str = "params", leading=()):
+  """Checks a tuple of Layer(w, b) whose shapes chain; returns the layer sizes.
+
+  ``leading`` is a tuple of leading (population) axes every leaf must carry.
+  Returns sizes such as (2, 2, 2) for the worked example.
+  """
+  from jbp._network import Layer  # local: _network imports this module
+
+  if not isinstance(params, (tuple, list)) or len(params) == 0:
+    raise TypeError(f"{name}: expected a non-empty tuple of jbp.Layer(w, b), got {type(params).__name__}")
+  k = len(leading)
+  sizes = []
+  dtype = None
+  for i, layer in enumerate(params):
+    if not isinstance(layer, Layer):
+      raise TypeError(f"{name}[{i}]: expected jbp.Layer(w, b), got {type(layer).__name__}")
+    ws = check_array(f"{name}[{i}].w", layer.w)
+    bs = check_array(f"{name}[{i}].b", layer.b)
+    if ws[:k] != tuple(leading) or bs[:k] != tuple(leading):
+      raise ValueError(f"{name}[{i}]: expected leading axes {tuple(leading)} on w and b, "
+                       f"got w of shape {ws} and b of shape {bs}")
+    ws, bs = ws[k:], bs[k:]
+    if len(ws) != 2:
+      raise ValueError(f"{name}[{i}].w: expected shape (n_out, n_in), got shape {ws}")
+    if bs not in ((), (ws[0],)):
+      raise ValueError(f"{name}[{i}].b: expected a scalar or shape ({ws[0]},) to match w of shape "
+                       f"{ws}, got shape {bs}")
+    if i == 0:
+      sizes.append(ws[1])
+    elif ws[1] != sizes[-1]:
+      raise ValueError(f"{name}[{i}].w: expected {sizes[-1]} inputs (the outputs of layer {i - 1}), "
+                       f"got shape {ws}: layer shapes do not chain")
+    sizes.append(ws[0])
+    for leaf, part in ((layer.w, "w"), (layer.b, "b")):
+      dt = jnp.result_type(leaf)
+      if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"{name}[{i}].{part}: expected a floating dtype, got {dt}")
+      if dtype is None:
+        dtype = dt
+      elif dt != dtype:
+        raise TypeError(f"{name}[{i}].{part}: expected every leaf to have dtype {dtype}, got {dt}")
+  return tuple(sizes)

@@ -1,0 +1,80 @@
+"""The worked example's published figures next to what each update order gives."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import NamedTuple
+
+from jbp._example import PUBLISHED, worked_example
+from jbp._network import forward
+from jbp._train import UPDATES, train
+
+__all__ = ["FigureRow", "worked_example_figures", "matches_published"]
+
+
+class FigureRow(NamedTuple):
+  """One published figure: its name, the printed text, and jbp's value per update order."""
+
+  name: str
+  published: str
+  values: dict
+  matches: dict
+
+
+def matches_published(value: float, published: str) -> bool:
+  """True when ``value`` is within one unit of the last printed digit of ``published``.
+
+  The worked example rounds some figures and truncates others, so a figure
+  printed with 9 decimals matches any value within 1e-9 of it.
+  """
+  text = published.strip()
+  decimals = -Decimal(text).as_tuple().exponent
+  return abs(Decimal(repr(float(value))) - Decimal(text)) <= Decimal(1).scaleb(-decimals)
+
+
+def _values(update: str, dtype) -> list[float]:
+  ex = worked_example(dtype)
+  first, losses1 = train(ex.params, ex.inputs, ex.targets, steps=1,
+                         learning_rate=ex.learning_rate, update=update)
+  final, losses = train(ex.params, ex.inputs, ex.targets, steps=ex.steps,
+                        learning_rate=ex.learning_rate, update=update, record_every=ex.steps)
+  out0 = forward(ex.params, ex.inputs)
+  out = forward(final, ex.inputs)
+  return [float(out0[0]), float(out0[1]), float(losses1[0]), float(losses1[1]),
+          float(losses[-1]), float(out[0]), float(out[1])]
+
+
+def worked_example_figures(dtype=None) -> list[FigureRow]:
+  """Every published figure with jbp's value under each update order.
+
+  Args:
+    dtype: as in :func:`jbp.worked_example`; pass ``jnp.float64`` (with 64-bit
+      mode on) to match all printed digits.
+
+  Returns:
+    a list of :class:`FigureRow`, in the order of ``jbp.PUBLISHED``.
+  """
+  per_update = {u: _values(u, dtype) for u in UPDATES}
+  rows = []
+  for i, (name, text) in enumerate(PUBLISHED):
+    values = {u: per_update[u][i] for u in UPDATES}
+    rows.append(FigureRow(name, text, values,
+                          {u: matches_published(v, text) for u, v in values.items()}))
+  return rows
+
+
+def format_figures(rows, dtype_name: str) -> str:
+  head = f"{'figure':<30} {'published':>12} {'simultaneous':>15} {'':>2} {'sequential':>15} {'':>2}"
+  lines = [f"The worked example (2-2-2 sigmoid, learning rate 0.5), {dtype_name}.",
+           "A value matches when it is within one unit of the last printed digit.", "", head,
+           "-" * len(head)]
+  for r in rows:
+    cells = []
+    for u in UPDATES:
+      cells.append(f"{r.values[u]:>15.9f} {'ok' if r.matches[u] else '--':>2}")
+    lines.append(f"{r.name:<30} {r.published:>12} " + " ".join(cells))
+  n = {u: sum(r.matches[u] for r in rows) for u in UPDATES}
+  lines += ["", "matched: " + ", ".join(f"{u} {n[u]}/{len(rows)}" for u in UPDATES),
+            "The published iteration figures come from the sequential order (output layer",
+            "updated first); textbook gradient descent is the simultaneous order."]
+  return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Random initial parameters: one PRNG key per layer, never a reused key."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jbp import _checks
+from jbp._network import Layer
+
+__all__ = ["init_params", "METHODS"]
+
+METHODS = ("glorot", "uniform")
+
+
+def check_key(key, name: str = "key"):
+  """A single PRNG key: typed (``jax.random.key``) or raw uint32[2] (``PRNGKey``)."""
+  if isinstance(key, (jax.Array, np.ndarray)):
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
+      return key
+    if key.dtype == jnp.uint32 and key.shape == (2,):
+      return key
+  raise TypeError(f"{name}: expected a PRNG key from jax.random.key(seed), got "
+                  f"{type(key).__name__} {getattr(key, 'shape', '')} {getattr(key, 'dtype', key)!r}")
+
+
+def check_sizes(sizes):
+  if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
+    raise ValueError(f"sizes: expected at least two layer sizes such as (2, 2, 2), got {sizes!r}")
+  for s in sizes:
+    if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+      raise ValueError(f"sizes: expected positive integers such as (2, 2, 2), got {tuple(sizes)!r}")
+  return tuple(int(s) for s in sizes)
+
+
+def init_params(key, sizes, *, method="glorot", shared_bias=False, dtype=None):
+  """Random params for a network of the given sizes.
+
+  Args:
+    key: a PRNG key, ``jax.random.key(seed)``; split into one key per layer.
+    sizes: layer sizes, input first, e.g. ``(2, 2, 2)``.
+    method: ``"glorot"`` (weights uniform in ``±sqrt(6 / (n_in + n_out))``,
+      biases zero) or ``"uniform"`` (weights and biases uniform in [0, 1), as the
+      example's reference program draws them).
+    shared_bias: one scalar bias a layer (as in the worked example) instead of
+      one per neuron.
+    dtype: a floating dtype; ``None`` is JAX's default.
+
+  Returns:
+    a tuple of :class:`Layer`: layer ``l`` has ``w`` of shape
+    ``(sizes[l+1], sizes[l])`` and ``b`` of shape ``()`` or ``(sizes[l+1],)``.
+
+  >>> import jax, jbp
+  >>> params = jbp.init_params(jax.random.key(0), (3, 5, 2))
+  >>> [p.w.shape for p in params]
+  [(5, 3), (2, 5)]
+  """
+  key = check_key(key)
+  sizes = check_sizes(sizes)
+  _checks.check_choice("method", method, METHODS)
+  dt = _checks.check_dtype(dtype)
+  keys = jax.random.split(key, len(sizes) - 1)
+  params = []
+  for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:]):
+    kw, kb = jax.random.split(k)
+    bshape = () if shared_bias else (n_out,)
+    if method == "glorot":
+      lim = float(np.sqrt(6.0 / (n_in + n_out)))
+      w = jax.random.uniform(kw, (n_out, n_in), dt, -lim, lim)
+      b = jnp.zeros(bshape, dt)
+    else:
+      w = jax.random.uniform(kw, (n_out, n_in), dt)
+      b = jax.random.uniform(kb, bshape, dt)
+    params.append(Layer(w, b))
+  return tuple(params)
