@@ -10,6 +10,8 @@ from jbp._backprop import backprop
 from jbp._example import PUBLISHED, Example, worked_example, xor
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
+from jbp._population import LAYOUTS, RECORDS, Population, init_many, sweep, train_many
+from jbp._summary import Summary, summarize
 from jbp._train import UPDATES, train
 
 __version__ = "0.1.0"
@@ -18,15 +20,23 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "Example",
+    "LAYOUTS",
     "Layer",
     "PUBLISHED",
+    "Population",
+    "RECORDS",
+    "Summary",
     "UPDATES",
     "backprop",
     "forward",
+    "init_many",
     "init_params",
     "loss",
     "sizes_of",
+    "summarize",
+    "sweep",
     "train",
+    "train_many",
     "worked_example",
     "xor",
 ]
