@@ -264,7 +264,8 @@ def _train_last(params, x, y, lr, *, steps, record_every, update, act, mask, red
   opts = dict(sizes=sizes, shared=shared, act=act, scale=scale)
 
   step = lambda v: _unrolled_step(v, x2, y2, lr, update=update, mask=mask, **opts)
-  vecs, recorded, div = _loop(step, _flatten(params), lr, steps, record_every)
+  vecs = _flatten(params)
+  vecs, recorded, div = _loop(step, vecs, vecs[0], steps, record_every)
   E_final = _unrolled_loss(vecs, x2, y2, **opts)
   return _finish(_restack(vecs, sizes, shared), E_final, recorded, div, steps, record_every)
 
@@ -280,8 +281,8 @@ def _train_first(params, x, y, lr, *, steps, record_every, update, act, mask, re
     return tuple(Layer(layer.w - lr * gl.w if m[0] else layer.w, layer.b - lr * gl.b if m[1] else layer.b)
                  for layer, gl, m in zip(p, g, mask)), E
 
-  step = lambda p: jax.vmap(one)(p, lr)
-  final, recorded, div = _loop(step, params, lr, steps, record_every)
+  step = lambda p: jax.vmap(one, in_axes=(0, 0 if lr.ndim else None))(p, lr)
+  final, recorded, div = _loop(step, params, params[0].w[:, 0, 0], steps, record_every)
   E_final = jax.vmap(lambda p: _loss(p, x, y, act, reduction))(final)
   return _finish(final, E_final, recorded, div, steps, record_every)
 
@@ -389,7 +390,9 @@ def train_many(params, x, y, *, steps, learning_rate, update="simultaneous", rec
   layout = _resolve_layout(layout, sizes, x)
   mesh = _mesh(devices)
   dtype = jnp.result_type(params[0].w)
-  lr = jnp.broadcast_to(jnp.asarray(learning_rate, dtype), (n,))
+  # A scalar rate stays a scalar (a traced one: a new value compiles nothing); the
+  # compiled step then reads one number instead of a vector of n.
+  lr = jnp.asarray(learning_rate, dtype)
   x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
   params = tuple(Layer(jnp.asarray(l.w), jnp.asarray(l.b)) for l in params)
   if jax.process_count() > 1:
@@ -405,7 +408,7 @@ def train_many(params, x, y, *, steps, learning_rate, update="simultaneous", rec
 @functools.partial(jax.jit, static_argnames=("steps", "record_every", "update", "act", "mask",
                                              "reduction", "layout", "mesh"))
 def _train_many(params, x, y, lr, *, steps, record_every, update, act, mask, reduction, layout, mesh):
-  n = lr.shape[0]
+  n = params[0].w.shape[0]
   fn = functools.partial(_train_last if layout == "last" else _train_first, steps=steps,
                          record_every=record_every, update=update, act=act, mask=mask,
                          reduction=reduction)
@@ -415,9 +418,9 @@ def _train_many(params, x, y, lr, *, steps, record_every, update, act, mask, red
   pad = -n % d
   if pad:  # repeat the last member; its copies are trimmed below
     params, lr = jax.tree_util.tree_map(
-        lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]), (params, lr))
-  out = jax.shard_map(fn, mesh=mesh, in_specs=(P(_AXIS), P(), P(), P(_AXIS)), out_specs=P(_AXIS))(
-      params, x, y, lr)
+        lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], pad, axis=0)]) if a.ndim else a, (params, lr))
+  specs = (P(_AXIS), P(), P(), P(_AXIS) if lr.ndim else P())
+  out = jax.shard_map(fn, mesh=mesh, in_specs=specs, out_specs=P(_AXIS))(params, x, y, lr)
   return jax.tree_util.tree_map(lambda a: a[:n], out) if pad else out
 
 

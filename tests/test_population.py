@@ -182,10 +182,13 @@ def test_a_second_call_compiles_nothing(caplog):
   pop = jbp.init_many(jax.random.key(0), 10, (2, 2, 2))
   kw = dict(steps=30, record_every=3)
   jbp.train_many(pop, ex.inputs, ex.targets, learning_rate=0.5, **kw)
+  jbp.train_many(pop, ex.inputs, ex.targets, learning_rate=jnp.linspace(0.1, 1, 10), **kw)
   with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
     caplog.clear()
     jbp.train_many(pop, ex.inputs, ex.targets, learning_rate=0.25, **kw)  # a new rate
-    jbp.train_many(pop, ex.inputs, ex.targets, learning_rate=jnp.linspace(0.1, 1, 10), **kw)  # a sweep
+    jbp.train_many(pop, ex.inputs, ex.targets, learning_rate=jnp.linspace(0.2, 2, 10), **kw)  # new rates
+    jbp.train_many(jbp.init_many(jax.random.key(1), 10, (2, 2, 2)), ex.inputs, ex.targets,
+                   learning_rate=0.5, **kw)  # a new population of the same shape
   compiles = [r.getMessage() for r in caplog.records if "_train_many" in r.getMessage()]
   assert compiles == []
   with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
