@@ -8,6 +8,7 @@ yourself: ``jax.config.update("jax_enable_x64", True)`` at start-up, or
 from jbp._activation import ACTIVATIONS, Activation
 from jbp._backprop import backprop
 from jbp._example import PUBLISHED, Example, worked_example, xor
+from jbp._figures import FigureRow, format_figures, worked_example_figures
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
 from jbp._population import LAYOUTS, RECORDS, Population, init_many, sweep, train_many
@@ -20,6 +21,7 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "Example",
+    "FigureRow",
     "LAYOUTS",
     "Layer",
     "PUBLISHED",
@@ -28,6 +30,7 @@ __all__ = [
     "Summary",
     "UPDATES",
     "backprop",
+    "format_figures",
     "forward",
     "init_many",
     "init_params",
@@ -38,5 +41,6 @@ __all__ = [
     "train",
     "train_many",
     "worked_example",
+    "worked_example_figures",
     "xor",
 ]

@@ -70,7 +70,7 @@ def test_any_depth_per_neuron_biases_and_activations(x64, activation, update):
   # A 2-3-3-2 network on a batch of 3, biases trained, mean reduction: the unrolled
   # step must follow jbp.train for any shape. Few, small steps keep the dynamics
   # tame, so float64 rounding stays near 1e-15 and 1e-12 is a safe bound.
-  pop = stack([random_params(jax.random.key(i), (2, 3, 3, 2), scale=0.5) for i in range(6)])
+  pop = stack([random_params(i, (2, 3, 3, 2), scale=0.5) for i in range(6)])
   x = jax.random.normal(jax.random.key(10), (3, 2), jnp.float64)
   y = jax.random.uniform(jax.random.key(11), (3, 2), jnp.float64)
   kw = dict(steps=12, learning_rate=0.2, update=update, activation=activation, trainable="all",
@@ -82,7 +82,7 @@ def test_any_depth_per_neuron_biases_and_activations(x64, activation, update):
 
 
 def test_trainable_masks_and_shared_biases(ex64):
-  pop = stack([random_params(jax.random.key(i), (2, 3, 2), shared_bias=True) for i in range(4)])
+  pop = stack([random_params(i, (2, 3, 2), shared_bias=True) for i in range(4)])
   mask = (jbp.Layer(w=False, b=True), jbp.Layer(w=True, b=False))
   got = jbp.train_many(pop, ex64.inputs, ex64.targets, steps=20, learning_rate=0.5, trainable=mask,
                        update="sequential")
@@ -111,7 +111,7 @@ def test_record_every_and_final_only(ex64):
 def test_a_diverging_member_is_flagged_and_the_others_are_unaffected(layout):
   # A linear network (identity activation) with learning rate 50 grows without
   # bound and overflows float32; its neighbours use 0.1 and must not notice.
-  params = stack([random_params(jax.random.key(i), (2, 3, 2), dtype=jnp.float32) for i in range(3)])
+  params = stack([random_params(i, (2, 3, 2), dtype=jnp.float32) for i in range(3)])
   x, y = jnp.array([[0.5, -1.0], [1.0, 0.3]]), jnp.array([[0.2, 0.1], [0.9, -0.4]])
   lrs = jnp.array([0.1, 50.0, 0.1])
   kw = dict(steps=40, activation="identity", trainable="all")
