@@ -13,6 +13,8 @@ the loss every 1,000 steps. Three implementations:
 Each case runs in its own subprocess, so its peak resident memory
 (``resource.getrusage(...).ru_maxrss``, which includes the Python and JAX runtime)
 is its own. JAX programs are compiled ahead of time and the compile is not timed.
+"cores busy" is the case's CPU seconds (all its threads) over its wall seconds: on a
+machine shared with other work it shows whether the case had the cores it could use.
 
 Usage::
 
@@ -54,9 +56,9 @@ def _case_train_many(n, steps, record_every):
   run = jax.jit(lambda p: jbp.train_many(p, ex.inputs, ex.targets, steps=steps,
                                          learning_rate=LEARNING_RATE, record_every=record_every))
   compiled = run.lower(pop).compile()
-  t = time.perf_counter()
-  res = jax.block_until_ready(compiled(pop))
-  return time.perf_counter() - t, float(res.losses[:, -1].mean())
+  with _Clock() as clock:
+    res = jax.block_until_ready(compiled(pop))
+  return clock, float(res.losses[:, -1].mean())
 
 
 def _case_naive(n, steps, record_every):
@@ -89,9 +91,9 @@ def _case_naive(n, steps, record_every):
   pop = _population(n)
   w, b = (pop[0].w, pop[1].w), (pop[0].b, pop[1].b)
   compiled = jax.jit(jax.vmap(train)).lower(w, b).compile()
-  t = time.perf_counter()
-  _, losses = jax.block_until_ready(compiled(w, b))
-  return time.perf_counter() - t, float(losses[:, -1].mean())
+  with _Clock() as clock:
+    _, losses = jax.block_until_ready(compiled(w, b))
+  return clock, float(losses[:, -1].mean())
 
 
 def _case_numpy(n, steps, record_every):
@@ -105,9 +107,16 @@ def _case_numpy(n, steps, record_every):
   w1, w2 = np.array(pop[0].w), np.array(pop[1].w)  # (n, 2, 2)
   b1, b2 = np.asarray(pop[0].b)[:, None], np.asarray(pop[1].b)[:, None]  # (n, 1)
   lr = np.float32(LEARNING_RATE)
-  sig = lambda v: 1 / (1 + np.exp(-v))
   recorded = []
-  t = time.perf_counter()
+  with _Clock() as clock:
+    _numpy_loop(x, y, w1, w2, b1, b2, lr, steps, record_every, recorded)
+  return clock, float(recorded[-1].mean())
+
+
+def _numpy_loop(x, y, w1, w2, b1, b2, lr, steps, record_every, recorded):
+  import numpy as np
+
+  sig = lambda v: 1 / (1 + np.exp(-v))
   for k in range(steps + 1):
     h = sig(w1 @ x + b1)  # (n, 2)
     out = sig(np.einsum("nji,ni->nj", w2, h) + b2)
@@ -120,8 +129,17 @@ def _case_numpy(n, steps, record_every):
     d1 = np.einsum("nji,nj->ni", w2, d2) * h * (1 - h)
     w2 -= lr * d2[:, :, None] * h[:, None, :]
     w1 -= lr * d1[:, :, None] * x[None, None, :]
-  seconds = time.perf_counter() - t
-  return seconds, float(recorded[-1].mean())
+
+
+class _Clock:
+  """Wall and CPU seconds (all of this process's threads) of a block."""
+
+  def __enter__(self):
+    self.wall, self.cpu = time.perf_counter(), time.process_time()
+    return self
+
+  def __exit__(self, *exc):
+    self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
 CASES = {"train_many": _case_train_many, "jit(vmap(train))": _case_naive, "numpy": _case_numpy}
@@ -129,10 +147,11 @@ CASES = {"train_many": _case_train_many, "jit(vmap(train))": _case_naive, "numpy
 
 def run_case(method, n, steps, record_every):
   """Runs one case in this process and returns its row."""
-  seconds, mean_final = CASES[method](n, steps, record_every)
+  clock, mean_final = CASES[method](n, steps, record_every)
   peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-  return dict(method=method, n=n, steps=steps, seconds=seconds, network_steps_per_s=n * steps / seconds,
-              peak_rss_mib=peak_kib / 1024, mean_final_loss=mean_final)
+  return dict(method=method, n=n, steps=steps, seconds=clock.wall, cpu_seconds=clock.cpu,
+              network_steps_per_s=n * steps / clock.wall, peak_rss_mib=peak_kib / 1024,
+              mean_final_loss=mean_final)
 
 
 def run_in_subprocess(method, n, steps, record_every):
@@ -159,12 +178,12 @@ def machine():
 
 def table(rows):
   naive = {r["n"]: r["network_steps_per_s"] for r in rows if r["method"] == "jit(vmap(train))"}
-  lines = ["| n | method | network-steps/s | vs jit(vmap(train)) | seconds | peak RSS (MiB) |",
-           "| ---: | --- | ---: | ---: | ---: | ---: |"]
+  lines = ["| n | method | network-steps/s | vs jit(vmap(train)) | seconds | cores busy | peak RSS (MiB) |",
+           "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
   for r in rows:
     ratio = r["network_steps_per_s"] / naive[r["n"]] if r["n"] in naive else float("nan")
     lines.append(f"| {r['n']:,} | {r['method']} | {r['network_steps_per_s']:.3g} | {ratio:.2f}x | "
-                 f"{r['seconds']:.2f} | {r['peak_rss_mib']:.0f} |")
+                 f"{r['seconds']:.2f} | {r['cpu_seconds'] / r['seconds']:.2f} | {r['peak_rss_mib']:.0f} |")
   return "\n".join(lines)
 
 
