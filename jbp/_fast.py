@@ -143,33 +143,45 @@ def _delta_rule(params, x2, y2, lr, act, scale, mask, sequential):
   return tuple(grads), tuple(new)
 
 
-def train_sgd(params, x, y, lr, *, steps: int, act, reduction: str, mask, sequential: bool,
-              chunk_loss, record_every: int):
-  """Plain SGD for ``steps`` updates; returns ``(final_params, recorded)``.
+def _loss(params, x2, y2, act, mean: bool):
+  """:func:`jbp.loss` with the forward pass of :func:`_affine`: equal to it to rounding."""
+  a = x2
+  for layer in params:
+    a = act.fn(_affine(a, layer.w, layer.b))
+  per_example = 0.5 * jnp.sum((y2 - a) ** 2, axis=-1)
+  return jnp.mean(per_example) if mean else jnp.sum(per_example)
 
-  ``recorded`` has shape ``(steps // record_every,)``: ``chunk_loss(params)`` before
-  each chunk of ``record_every`` updates. Meant to be traced inside ``jbp.train``'s jit.
+
+def train_sgd(params, x, y, lr, *, steps: int, act, reduction: str, mask, sequential: bool,
+              record_every: int):
+  """Plain SGD for ``steps`` updates; returns ``(final_params, losses)`` as :func:`jbp.train` does.
+
+  ``losses`` has shape ``(steps // record_every + 1,)``: the loss before each chunk of
+  ``record_every`` updates, and after the last. Meant to be traced inside ``jbp.train``'s jit.
   """
   x2 = jnp.atleast_2d(x)
   y2 = jnp.atleast_2d(y)
-  scale = 1.0 / x2.shape[0] if (reduction == "mean" and jnp.ndim(x) == 2) else 1.0
+  mean = reduction == "mean" and jnp.ndim(x) == 2
+  scale = 1.0 / x2.shape[0] if mean else 1.0
+
+  def loss(flat):
+    return _loss(_unpack(flat, params, mask), x2, y2, act, mean)
 
   def step(flat):
     _, new = _delta_rule(_unpack(flat, params, mask), x2, y2, lr, act, scale, mask, sequential)
     return _pack(new, mask)
 
   def two_steps(_, flat):
+    # The barrier keeps the first step's vector whole, so the second writes the loop's buffer
+    # in place instead of XLA copying it every iteration.
     return step(lax.optimization_barrier(step(flat)))
 
   def chunk(flat, _):
-    E = chunk_loss(_unpack(flat, params, mask))
+    E = loss(flat)
     flat = lax.fori_loop(0, record_every // 2, two_steps, flat)
-    if record_every % 2:
-      flat = step(flat)
-    return flat, E
+    return (step(flat) if record_every % 2 else flat), E
 
   if not any(t for m in mask for t in m):
-    E = chunk_loss(params)
-    return params, jnp.full((steps // record_every,), E)
-  flat, recorded = lax.scan(chunk, _pack(params, mask), None, length=steps // record_every)
-  return _unpack(flat, params, mask), recorded
+    return params, jnp.full((steps // record_every + 1,), _loss(params, x2, y2, act, mean))
+  flat, losses = lax.scan(chunk, _pack(params, mask), None, length=steps // record_every)
+  return _unpack(flat, params, mask), jnp.concatenate([losses, loss(flat)[None]])

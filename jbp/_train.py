@@ -103,20 +103,17 @@ def _train(params, x, y, lr, *, steps: int, record_every: int, update: str, act:
   batch = x.shape[0] if jnp.ndim(x) == 2 else None
   if optimizer is None and _fast.supported(_checks.check_params(params), batch):
     # Plain SGD on a small network: the same delta rule, written to compile into few kernels.
-    final, recorded = _fast.train_sgd(
-        params, x, y, lr, steps=steps, act=act, reduction=reduction, mask=mask,
-        sequential=update == "sequential", record_every=record_every,
-        chunk_loss=lambda p: _loss(p, x, y, act, reduction))
-  else:
-    final, recorded = _general(params, x, y, lr, steps=steps, record_every=record_every, update=update,
-                               act=act, optimizer=optimizer, mask=mask, reduction=reduction)
+    return _fast.train_sgd(params, x, y, lr, steps=steps, act=act, reduction=reduction, mask=mask,
+                           sequential=update == "sequential", record_every=record_every)
+  final, recorded = _general(params, x, y, lr, steps=steps, record_every=record_every, update=update,
+                             act=act, optimizer=optimizer, mask=mask, reduction=reduction)
   return final, jnp.concatenate([recorded, _loss(final, x, y, act, reduction)[None]])
 
 
 def _general(params, x, y, lr, *, steps, record_every, update, act, optimizer, mask, reduction):
   """Any optimizer, any size: ``jax.grad`` and optax, or the delta rule's sequential step, in a scan.
 
-  Returns ``(final_params, recorded)`` as :func:`jbp._fast.train_sgd` does.
+  Returns ``(final_params, recorded)``: the losses before each chunk, as :func:`_scan_loop`.
   """
   if update == "sequential":
     def step_fn(p):
