@@ -180,3 +180,12 @@ def test_repeated_calls_are_still_checked(ex64):
       run(**kw)
   # A learning rate given as a 0-d array takes the full check, and works.
   np.testing.assert_allclose(run(learning_rate=jnp.asarray(0.5))[1], run()[1], rtol=0)
+
+
+def test_a_first_call_under_jit_leaves_nothing_traced_behind(ex64):
+  def run(p):
+    return jbp.train(p, ex64.inputs, ex64.targets, steps=4, learning_rate=0.4321, record_every=2)
+
+  inside = jax.jit(run)(ex64.params)  # the first call with this rate, under an outer jit
+  outside = run(ex64.params)  # would raise UnexpectedTracerError if a tracer had been kept
+  assert_trees_close(inside, outside)
