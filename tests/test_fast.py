@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_params
+from conftest import random_data, random_params
 
 import jbp
 from jbp import _fast, _train
@@ -29,11 +29,10 @@ def assert_trees_close(a, b, tol=TOL):
     np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
 
 
-def data(key, sizes, batch):
-  kx, ky = jax.random.split(key)
+def data(seed, sizes, batch):
   xs = (sizes[0],) if batch is None else (batch, sizes[0])
   ys = (sizes[-1],) if batch is None else (batch, sizes[-1])
-  return jax.random.normal(kx, xs, jnp.float64), jax.random.uniform(ky, ys, jnp.float64)
+  return random_data(seed, xs, ys)
 
 
 def fused(params, x, y, lr, act, reduction, mask, sequential):
@@ -55,8 +54,8 @@ CASES = [  # sizes, shared bias, activation, batch, reduction
 @pytest.mark.parametrize("sizes, shared_bias, activation, batch, reduction", CASES)
 def test_fused_delta_rule_equals_backprop_and_the_sequential_step(x64, sizes, shared_bias, activation,
                                                                   batch, reduction):
-  params = random_params(jax.random.key(len(sizes) + sum(sizes)), sizes, shared_bias=shared_bias)
-  x, y = data(jax.random.key(1), sizes, batch)
+  params = random_params(len(sizes) + sum(sizes), sizes, shared_bias=shared_bias)
+  x, y = data(1, sizes, batch)
   act = jbp._activation.resolve_activation(activation)
   mask = tuple((True, True) for _ in sizes[1:])
   run = jax.jit(fused, static_argnums=(4, 5, 6, 7))
@@ -93,8 +92,8 @@ def general_and_fast(params, x, y, lr, **kw):
 @pytest.mark.parametrize("update", jbp.UPDATES)
 @pytest.mark.parametrize("steps, record_every", [(20, 5), (21, 7), (3, 1)])
 def test_fused_training_equals_the_general_loop(x64, update, steps, record_every):
-  params = random_params(jax.random.key(5), (3, 4, 2), shared_bias=False, scale=0.7)
-  x, y = data(jax.random.key(2), (3, 4, 2), 4)
+  params = random_params(5, (3, 4, 2), shared_bias=False, scale=0.7)
+  x, y = data(2, (3, 4, 2), 4)
   for mask in [((True, False), (True, False)), ((True, True), (False, True))]:
     got, want = general_and_fast(params, x, y, jnp.asarray(0.4), steps=steps, record_every=record_every,
                                  update=update, mask=mask)
@@ -106,7 +105,7 @@ def test_a_wide_network_takes_the_general_path_and_agrees(x64):
   sizes = (2, _fast.MAX_WIDTH + 1, 1)
   assert not _fast.supported(sizes, None) and _fast.supported((2, _fast.MAX_WIDTH, 1), None)
   assert not _fast.supported((2, 2, 2), _fast.MAX_BATCH + 1)
-  params = random_params(jax.random.key(7), sizes, shared_bias=True, scale=0.5)
+  params = random_params(7, sizes, shared_bias=True, scale=0.5)
   x, y = jnp.array([0.3, -0.2]), jnp.array([0.7])
   for update in jbp.UPDATES:
     got = jbp.train(params, x, y, steps=12, learning_rate=0.5, update=update, record_every=4)
