@@ -23,12 +23,13 @@ cases every time and finishes within its time budget.
 import jax
 import jax.numpy as jnp
 import numpy as np
+from conftest import random_data, random_params
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jbp
 
-SETTINGS = settings(max_examples=8, deadline=None, derandomize=True, print_blob=True,
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=True, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 TOL = {"float64": 1e-12, "float32": 2e-5}
@@ -48,17 +49,11 @@ def networks(draw):
 
 
 def build(sizes, batch, shared_bias, dtype, seed):
-  key = jax.random.key(seed)
-  kp, kb, kx, ky = jax.random.split(key, 4)
-  params = jbp.init_params(kp, sizes, shared_bias=shared_bias, dtype=dtype)
-  # Nonzero biases, so bias gradients are exercised too.
-  params = tuple(jbp.Layer(p.w, p.b + 0.1 * jax.random.normal(k, p.b.shape, dtype))
-                 for p, k in zip(params, jax.random.split(kb, len(params))))
+  """Random params (nonzero biases, so bias gradients are exercised), inputs and targets."""
+  params = random_params(seed, sizes, shared_bias=shared_bias, dtype=dtype, scale=0.7)
   xs = (sizes[0],) if batch is None else (batch, sizes[0])
   ys = (sizes[-1],) if batch is None else (batch, sizes[-1])
-  x = jax.random.normal(kx, xs, dtype)
-  y = jax.random.uniform(ky, ys, dtype)
-  return params, x, y
+  return (params, *random_data(seed + 1, xs, ys, dtype))
 
 
 def assert_close(a, b, tol):
@@ -80,7 +75,7 @@ def test_backprop_equals_jax_grad(net):
     assert_close(got, want, TOL[dtype])
 
 
-@settings(SETTINGS, max_examples=6)
+@settings(SETTINGS, max_examples=10)
 @given(networks(), st.integers(1, 6), st.integers(1, 6))
 def test_training_resumes_exactly(net, a, b):
   sizes, batch, shared_bias, activation, dtype, update, seed = net
@@ -97,7 +92,7 @@ def test_training_resumes_exactly(net, a, b):
     assert_close(l_b, l_ab[a:], TOL[dtype])
 
 
-@settings(SETTINGS, max_examples=5)
+@settings(SETTINGS, max_examples=6)
 @given(networks(), st.integers(2, 4))
 def test_vmap_member_equals_single_run(net, n):
   sizes, batch, shared_bias, activation, dtype, update, seed = net
