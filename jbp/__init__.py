@@ -8,6 +8,7 @@ yourself: ``jax.config.update("jax_enable_x64", True)`` at start-up, or
 from jbp._activation import ACTIVATIONS, Activation
 from jbp._backprop import backprop
 from jbp._example import PUBLISHED, Example, worked_example, xor
+from jbp._explain import Explanation, explain, render_json, render_markdown, render_text
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
 from jbp._train import UPDATES, train
@@ -18,13 +19,18 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "Example",
+    "Explanation",
     "Layer",
     "PUBLISHED",
     "UPDATES",
     "backprop",
+    "explain",
     "forward",
     "init_params",
     "loss",
+    "render_json",
+    "render_markdown",
+    "render_text",
     "sizes_of",
     "train",
     "worked_example",
