@@ -7,10 +7,13 @@ yourself: ``jax.config.update("jax_enable_x64", True)`` at start-up, or
 
 from jbp._activation import ACTIVATIONS, Activation
 from jbp._backprop import backprop
+from jbp._data import load_csv, load_params, save_params
 from jbp._example import PUBLISHED, Example, worked_example, xor
 from jbp._explain import Explanation, explain, render_json, render_markdown, render_text
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
+from jbp._plot import plot_losses, plot_population
+from jbp._progress import Chunked, train_chunked
 from jbp._train import UPDATES, train
 
 __version__ = "0.1.0"
@@ -18,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "Chunked",
     "Example",
     "Explanation",
     "Layer",
@@ -27,12 +31,18 @@ __all__ = [
     "explain",
     "forward",
     "init_params",
+    "load_csv",
+    "load_params",
     "loss",
+    "plot_losses",
+    "plot_population",
     "render_json",
     "render_markdown",
     "render_text",
+    "save_params",
     "sizes_of",
     "train",
+    "train_chunked",
     "worked_example",
     "xor",
 ]

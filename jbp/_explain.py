@@ -14,10 +14,12 @@ loss is ``E_total = sum over examples and outputs of 1/2 (target - out)**2``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -197,6 +199,43 @@ def _floats(a):
   return tuple(float(v) for v in np.asarray(a, dtype=np.float64).ravel())
 
 
+@functools.partial(jax.jit, static_argnames=("act", "update", "mask"))
+def _step(params, x2, y2, lr, *, act, update, mask):
+  """One step and all its pieces, as one compiled program.
+
+  Returns ``(E, grads, new_params, E_after, deltas, nets, outs, dout_dnets)``;
+  ``deltas[l]``, ``nets[l]``... have shape ``(examples, n_l)``.
+  """
+
+  def sgd(l, layer, grad):  # the update of jbp.train's sequential order
+    w = layer.w - lr * grad.w if mask[l][0] else layer.w
+    b = layer.b - lr * grad.b if mask[l][1] else layer.b
+    return Layer(w, b)
+
+  # The step itself, on the whole batch: loss, gradients and new params.
+  if update == "sequential":
+    E, grads, new = _delta_rule(params, x2, y2, act, "sum", step=sgd)
+  else:
+    E, grads, _ = _delta_rule(params, x2, y2, act, "sum")
+    new = tuple(sgd(l, p, g) for l, (p, g) in enumerate(zip(params, grads)))
+  E_after = _loss(new, x2, y2, act, "sum")
+
+  # Each example's deltas, from the same delta rule: with one bias a neuron and one
+  # example, dE/db is the delta itself. In the sequential order the hidden deltas
+  # flow through the layers updated with the whole batch's gradient, as above.
+  per_neuron_b = tuple(Layer(p.w, jnp.broadcast_to(p.b, p.w.shape[:1])) for p in params)
+  use_new = (lambda l, layer, grad: new[l]) if update == "sequential" else None
+
+  def example_deltas(xe, ye):
+    _, g, _ = _delta_rule(per_neuron_b, xe, ye, act, "sum", step=use_new)
+    return tuple(gl.b for gl in g)
+
+  deltas = jax.vmap(example_deltas)(x2, y2)
+  trace = _trace(params, x2, act)
+  return (E, grads, new, E_after, deltas, tuple(t[0] for t in trace), tuple(t[1] for t in trace),
+          tuple(act.derivative(*t) for t in trace))
+
+
 def explain(params, x, y, *, learning_rate, update="simultaneous", activation="sigmoid", names=None,
             trainable="weights") -> Explanation:
   """Every intermediate value of one step of gradient descent on ``E_total``.
@@ -256,37 +295,9 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   y2 = jnp.atleast_2d(jnp.asarray(y, dtype))
   lr = jnp.asarray(learning_rate, dtype)
   n_ex, L = x2.shape[0], len(params)
-
-  def sgd(l, layer, grad):  # the update of jbp.train's sequential order
-    w = layer.w - lr * grad.w if mask[l][0] else layer.w
-    b = layer.b - lr * grad.b if mask[l][1] else layer.b
-    return Layer(w, b)
-
-  # The step itself, on the whole batch: loss, gradients and new params.
-  if update == "sequential":
-    E, grads, new = _delta_rule(params, x2, y2, act, "sum", step=sgd)
-  else:
-    E, grads, _ = _delta_rule(params, x2, y2, act, "sum")
-    new = tuple(sgd(l, p, g) for l, (p, g) in enumerate(zip(params, grads)))
-  E_after = _loss(new, x2, y2, act, "sum")
-
-  # Each example's deltas, from the same delta rule: with one bias a neuron and one
-  # example, dE/db is the delta itself. In the sequential order the hidden deltas
-  # flow through the layers updated with the whole batch's gradient, as above.
-  per_neuron_b = tuple(Layer(p.w, jnp.broadcast_to(p.b, p.w.shape[:1])) for p in params)
-  use_new = (lambda l, layer, grad: new[l]) if update == "sequential" else None
-  deltas = [[None] * n_ex for _ in range(L)]
-  for e in range(n_ex):
-    _, g, _ = _delta_rule(per_neuron_b, x2[e], y2[e], act, "sum", step=use_new)
-    for l in range(L):
-      deltas[l][e] = np.asarray(g[l].b)
-  deltas = [np.stack(d) for d in deltas]  # deltas[l]: (n_ex, n_l)
-
-  trace = _trace(params, x2, act)
-  net = [np.asarray(t[0]) for t in trace]
-  out = [np.asarray(t[1]) for t in trace]
-  dout_dnet = [np.asarray(act.derivative(*t)) for t in trace]
-  a_in = [np.asarray(x2)] + out[:-1]
+  E, grads, new, E_after, deltas, net, out, dout_dnet = jax.device_get(
+      _step(params, x2, y2, lr, act=act, update=update, mask=mask))
+  a_in = [np.asarray(x2)] + list(out[:-1])
   src_names = [nm.inputs] + [nm.neurons[l] for l in range(L - 1)]
 
   inputs = tuple((nm.inputs[i], _floats(a_in[0][:, i])) for i in range(sizes[0]))
@@ -545,8 +556,8 @@ def _layout(r: Explanation, s) -> list:
       if n_ex > 1:
         items.append(_Eq((s.d(s.Etot, s.name(w.name)), s.sum_over(chain))))
         for e in exs:
-          items.append(_Eq((lab(e).rstrip(), s.times.join(s.num(v, True) for v in (w.dE_dout[e], w.dout_dnet[e],
-                                                                             w.dnet_dw[e])),
+          factors = (w.dE_dout[e], w.dout_dnet[e], w.dnet_dw[e])
+          items.append(_Eq((lab(e).rstrip(), s.times.join(s.num(v, True) for v in factors),
                             s.num(w.product[e]))))
         items.append(_Eq((s.d(s.Etot, s.name(w.name)), _sum_chain(s, w.product), s.num(w.grad))))
       else:
