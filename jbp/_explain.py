@@ -195,6 +195,13 @@ def _names(sizes, shared, naming) -> Names:
   return Names(inputs, tuple(neurons), weights, biases)
 
 
+def check_explainable(sizes):
+  """Raises ValueError for a network too large to print (more than 4 layers or 8 neurons a layer)."""
+  if len(sizes) - 1 > MAX_LAYERS or max(sizes) > MAX_NEURONS:
+    raise ValueError(f"params: explain prints every quantity, so it takes networks of at most {MAX_LAYERS} "
+                     f"layers of at most {MAX_NEURONS} neurons; got sizes {tuple(sizes)}")
+
+
 def _floats(a):
   return tuple(float(v) for v in np.asarray(a, dtype=np.float64).ravel())
 
@@ -275,9 +282,7 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   _checks.check_learning_rate(learning_rate)
   act = resolve_activation(activation)
   mask = trainable_mask(params, trainable)
-  if len(params) > MAX_LAYERS or max(sizes) > MAX_NEURONS:
-    raise ValueError(f"params: explain prints every quantity, so it takes networks of at most {MAX_LAYERS} "
-                     f"layers of at most {MAX_NEURONS} neurons; got sizes {sizes}")
+  check_explainable(sizes)
   if batch is not None and batch > MAX_EXAMPLES:
     raise ValueError(f"x: explain prints every example's terms, so it takes at most {MAX_EXAMPLES} "
                      f"examples; got {batch}")

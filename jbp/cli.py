@@ -30,24 +30,35 @@ class _Parser(argparse.ArgumentParser):
 _RAW = argparse.RawDescriptionHelpFormatter
 
 EXPLAIN_EXAMPLES = """examples:
-  jbp explain                              the worked example's first step, every number
-  jbp explain --update sequential          the sequential order: hidden deltas use the updated weights
-  jbp explain --format markdown > step.md  Markdown with LaTeX math
-  jbp explain --json                       every number as JSON
-  jbp explain --step 2                     the second step (one step trained first)
-  jbp explain --data xor --sizes 2,3,1     another network: XOR, a batch of 4 (per-example terms summed)
-  jbp explain --data my.csv --inputs a,b --targets out --sizes 2,2,1
+  # the worked example's first step, every number
+  jbp explain
+  # the sequential order: the hidden deltas use the already-updated output weights
+  jbp explain --update sequential
+  # Markdown with LaTeX math, or every number as JSON
+  jbp explain --format markdown --out step.md
+  jbp explain --json
+  # the second step (one step is trained first)
+  jbp explain --step 2
+  # another network on XOR: a batch of 4, per-example terms summed
+  jbp explain --data xor --sizes 2,3,1
+  # your own data: a CSV file with a header row naming its columns
+  jbp explain --data my.csv --inputs a,b --targets out --sizes 2,3,1
 """
 
 TRAIN_EXAMPLES = """examples:
-  jbp train                                the worked example, 10,000 steps of SGD
-  jbp train --update sequential --out run1 the published order; saves params.npz, losses.npz and
-                                           summary.json in run1/
+  # the worked example, 10,000 steps of SGD
+  jbp train
+  # the published (sequential) order; saves params.npz, losses.npz and summary.json in run1/,
+  # and a figure of the loss under both update orders
+  jbp train --update sequential --out run1 --plot run1.png
+  # XOR with biases trained too, and the loss curve as a PNG
   jbp train --data xor --sizes 2,4,1 --trainable all --steps 5000 --plot xor.png
+  # Adam via optax, the summary as JSON
   jbp train --data xor --optimizer adam --learning-rate 0.05 --steps 2000 --json
-  jbp train --data my.csv --inputs a,b --targets out --sizes 2,4,1 --out run2 --force
+  # your own CSV; --force replaces the files of an earlier run
+  jbp train --data my.csv --inputs a,b --targets out --sizes 2,4,1 --seed 3 --out run2 --force
 
-Saved params load without pickle:  numpy.load("run1/params.npz", allow_pickle=False)
+The saved params load without pickle: numpy.load("run1/params.npz", allow_pickle=False).
 """
 
 
@@ -233,13 +244,15 @@ def _write_text(path, text, force):
 
 
 def cmd_explain(args) -> int:
-  from jbp._explain import explain, render_json, render_markdown, render_text
+  from jbp._explain import check_explainable, explain, render_json, render_markdown, render_text
   from jbp._train import train
 
   if args.out:
     from jbp._data import check_writable
 
     check_writable(args.out, force=args.force)
+  if args.sizes:
+    check_explainable(args.sizes)
   params, x, y, _ = _problem(args)
   kw = dict(activation=args.activation, trainable=args.trainable)
   if args.step > 1:
