@@ -106,7 +106,8 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
   bins = np.logspace(np.log10(lo) - 0.05, np.log10(hi) + 0.05, 40)
   labels = ([f"lr {lr:g}" for lr in np.asarray(learning_rates)] if sweep else [None])
   for row, label in zip(rows, labels):
-    ax.hist(np.clip(row[np.isfinite(row)], lo, None), bins=bins, alpha=0.6, label=label)
+    style = dict(histtype="step", lw=1.8) if len(rows) > 1 else dict(alpha=0.8)
+    ax.hist(np.clip(row[np.isfinite(row)], lo, None), bins=bins, label=label, **style)
   ax.set_xscale("log")
   ax.set_xlabel("final total error E (log scale)")
   ax.set_ylabel("members")
