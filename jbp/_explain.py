@@ -395,7 +395,7 @@ class _Text:
 
   def num(self, v, paren=False):
     s = _num(v)
-    return f"({s})" if paren and v < 0 else s
+    return f"({s})" if paren and s.startswith("-") else s
 
   def example(self, e):
     return f"[{e}] "
