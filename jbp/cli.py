@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
   tr.add_argument("--steps", type=_positive_int("steps"), default=10_000, help="updates (default 10000)")
   tr.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd",
                   help="sgd (default; either update order), or momentum / adam via optax "
-                       "(simultaneous order, run in one compiled call without a progress bar)")
+                       "(simultaneous order)")
   tr.add_argument("--momentum", type=_number, default=0.9, help="momentum of --optimizer momentum (0.9)")
   tr.add_argument("--record-every", type=_positive_int("record-every"), dest="record_every",
                   help="record the loss every this many steps; must divide --steps (default: about "
@@ -288,7 +288,9 @@ def _record_every(steps, given):
 def cmd_train(args) -> int:
   import numpy as np
   import optax
+  from tqdm import tqdm
 
+  from jbp import _checks
   from jbp._data import check_writable, save_json, save_npz, save_params
   from jbp._network import forward
   from jbp._progress import default_chunk, train_chunked
@@ -321,27 +323,26 @@ def cmd_train(args) -> int:
   kw = dict(activation=args.activation, trainable=args.trainable)
   t0 = time.perf_counter()
   if args.optimizer == "sgd":
-    from tqdm import tqdm
-
-    bar = tqdm(total=args.steps, unit="step", delay=2.0, disable=args.no_progress, file=sys.stderr,
-               dynamic_ncols=True, desc="training")
-
-    def progress(done, loss):
-      bar.update(done - bar.n)
-      bar.set_postfix(loss=f"{loss:.6g}", refresh=False)
-
-    try:
-      run = train_chunked(params, x, y, steps=args.steps, chunk_steps=default_chunk(args.steps, r),
-                          record_every=r, learning_rate=args.learning_rate, update=args.update,
-                          callback=progress, catch_interrupt=True, **kw)
-    finally:
-      bar.close()
-    final, losses, done, interrupted = run
+    kw.update(learning_rate=args.learning_rate, update=args.update)
   else:
-    opt = (optax.sgd(args.learning_rate, momentum=args.momentum) if args.optimizer == "momentum"
-           else optax.adam(args.learning_rate))
-    final, losses = train(params, x, y, steps=args.steps, record_every=r, optimizer=opt, **kw)
-    done, interrupted = args.steps, False
+    _checks.check_learning_rate(args.learning_rate)
+    kw["optimizer"] = (optax.sgd(args.learning_rate, momentum=args.momentum)
+                       if args.optimizer == "momentum" else optax.adam(args.learning_rate))
+  # A progress bar once a run passes 2 s: steps done, current loss, steps per second.
+  bar = tqdm(total=args.steps, unit="step", delay=2.0, disable=args.no_progress, file=sys.stderr,
+             dynamic_ncols=True, desc="training")
+
+  def progress(done, loss):
+    bar.update(done - bar.n)
+    bar.set_postfix(loss=f"{loss:.6g}", refresh=False)
+
+  try:
+    final, losses, done, interrupted = train_chunked(
+        params, x, y, steps=args.steps, chunk_steps=default_chunk(args.steps, r), record_every=r,
+        callback=progress, catch_interrupt=True, **kw)
+  finally:
+    bar.close()
+  kw = dict(activation=args.activation, trainable=args.trainable)
   losses = np.asarray(losses)
   seconds = time.perf_counter() - t0
   steps_axis = np.arange(len(losses)) * r
