@@ -10,6 +10,7 @@ from jbp._backprop import backprop
 from jbp._data import load_csv, load_params, save_params
 from jbp._example import PUBLISHED, Example, worked_example, xor
 from jbp._explain import Explanation, explain, render_json, render_markdown, render_text
+from jbp._figures import FigureRow, format_figures, worked_example_figures
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
 from jbp._plot import plot_losses, plot_population
@@ -24,11 +25,13 @@ __all__ = [
     "Chunked",
     "Example",
     "Explanation",
+    "FigureRow",
     "Layer",
     "PUBLISHED",
     "UPDATES",
     "backprop",
     "explain",
+    "format_figures",
     "forward",
     "init_params",
     "load_csv",
@@ -44,5 +47,6 @@ __all__ = [
     "train",
     "train_chunked",
     "worked_example",
+    "worked_example_figures",
     "xor",
 ]
