@@ -90,6 +90,7 @@ def batch(tmp_path_factory):
   # Options share shapes with the examples where they can, so one compiled program serves both.
   good = {
       "markdown": ["explain", "--format", "markdown", "--update", "sequential"],
+      "seq_json": ["explain", "--update", "sequential", "--json"],
       "step2": ["explain", "--step", "2", "--update", "sequential", "--json"],
       "xor": ["explain", "--data", "xor", "--sizes", "2,3,1", "--json"],
       "momentum": ["train", "--data", "xor", "--optimizer", "momentum", "--learning-rate", "0.2",
@@ -149,6 +150,17 @@ def test_help_of_each_subcommand_lists_examples_that_work(batch):
   for f in ("run1/params.npz", "run1/summary.json", "run2/losses.npz", "xor.png", "run1.png", "step.md"):
     assert (d / f).stat().st_size > 0, f
   assert math_balanced((d / "step.md").read_text())
+
+
+def test_explain_json_both_orders_equal_the_float64_computation(batch, x64):
+  from test_explain import check_record  # every number against jax.grad and jbp.train
+
+  ex = jbp.worked_example(jnp.float64)
+  for update, res in (("simultaneous", batch["examples"]["explain --json"]), ("sequential",
+                                                                              batch["good"]["seq_json"])):
+    rec = json.loads(res["out"])
+    assert rec["update"] == update and rec["dtype"] == "float64"
+    check_record(rec, ex.params, ex.inputs, ex.targets, update=update)
 
 
 def test_explain_formats_and_options(batch, x64):
