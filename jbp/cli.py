@@ -276,6 +276,10 @@ def cmd_explain(args) -> int:
   return 0
 
 
+def _loss_text(v) -> str:
+  return f"{v:.9f}" if abs(v) >= 1e-6 else f"{v:.9e}"
+
+
 def _record_every(steps, given):
   if given:
     return given
@@ -367,7 +371,8 @@ def cmd_train(args) -> int:
   if args.plot:
     from jbp._plot import plot_losses
 
-    curves = {f"{args.update} ({what})": (steps_axis, losses)}
+    label = f"sgd, {args.update} order" if args.optimizer == "sgd" else args.optimizer
+    curves = {label: (steps_axis, losses)}
     if args.data == "worked" and args.optimizer == "sgd" and not args.sizes and not interrupted:
       other = "sequential" if args.update == "simultaneous" else "simultaneous"
       _, other_losses = train(params, x, y, steps=args.steps, record_every=r,
@@ -385,7 +390,7 @@ def cmd_train(args) -> int:
     print(f"trained a {'-'.join(map(str, sizes))} {args.activation} network on {what} "
           f"({summary['dtype']}): {done} of {args.steps} steps, {args.optimizer} learning rate "
           f"{args.learning_rate:g}, {args.update} order, {seconds:.2f} s")
-    print(f"E before: {losses[0]:.9f}   E after: {losses[-1]:.9f}")
+    print(f"E before: {_loss_text(losses[0])}   E after: {_loss_text(losses[-1])}")
     if summary["outputs"] is not None and len(summary["outputs"]) <= 8:
       for xi, yi, oi in zip(np.atleast_2d(np.asarray(x)), np.atleast_2d(np.asarray(y)), np.atleast_2d(out)):
         print(f"  x {np.array2string(xi, precision=4)}  target {np.array2string(yi, precision=4)}  "
