@@ -62,6 +62,27 @@ The saved params load without pickle: numpy.load("run1/params.npz", allow_pickle
 """
 
 
+ENSEMBLE_EXAMPLES = """examples:
+  # 1000 random 2-2-2 networks on the worked example: how many reach E < 0.001, and when
+  jbp ensemble --n 1000 --steps 5000
+  # a sweep over learning rates, with the distribution of final losses and a convergence map
+  jbp ensemble --n 200 --learning-rates 0.1,0.5,2,8 --steps 2000 --plot sweep.png
+  # XOR in the sequential order, the summary as JSON and saved in run3/
+  jbp ensemble --data xor --n 100 --update sequential --steps 2000 --threshold 0.05 --json --out run3
+"""
+
+
+def _rates(text):
+  try:
+    rates = tuple(float(s) for s in text.split(","))
+  except ValueError:
+    rates = ()
+  if not rates or not all(r > 0 and r < float("inf") for r in rates):
+    raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas such as 0.1,0.5,2, "
+                                     f"got {text!r}")
+  return rates
+
+
 def _positive_int(name):
   def parse(text):
     try:
@@ -174,6 +195,29 @@ def build_parser() -> argparse.ArgumentParser:
   tr.add_argument("--force", action="store_true", help="overwrite existing output files")
   tr.add_argument("--no-progress", action="store_true", help="no progress bar")
   tr.set_defaults(func=cmd_train)
+
+  en = sub.add_parser("ensemble", help="train a population of random initializations at once",
+                      description="Train n random initializations of one network at once (one compiled "
+                                  "program), at one or several learning rates, and report how many "
+                                  "converge, when, and the spread of their final losses.",
+                      epilog=ENSEMBLE_EXAMPLES, formatter_class=_RAW)
+  _add_network_options(en)
+  en.set_defaults(learning_rate=None)
+  en.add_argument("--n", type=_positive_int("n"), default=1000, help="population size (default 1000)")
+  en.add_argument("--learning-rates", type=_rates, metavar="LR,LR,..", dest="learning_rates",
+                  help="one or more learning rates (default 0.5; or --learning-rate); several make a "
+                       "sweep: every member trained with every rate")
+  en.add_argument("--threshold", type=_number, default=1e-3,
+                  help="a member has converged when its final loss is below this (default 0.001)")
+  en.add_argument("--steps", type=_positive_int("steps"), default=10_000, help="updates (default 10000)")
+  en.add_argument("--record-every", type=_positive_int("record-every"), dest="record_every",
+                  help="record the loss every this many steps; must divide --steps (default: about 100 "
+                       "records)")
+  en.add_argument("--out", metavar="DIR", help="save losses.npz and summary.json in DIR")
+  en.add_argument("--plot", metavar="PNG", help="write the distribution of final losses and the "
+                                                "convergence map (learning rate x initialization) to PNG")
+  en.add_argument("--force", action="store_true", help="overwrite existing output files")
+  en.set_defaults(func=cmd_ensemble)
   return parser
 
 
@@ -280,10 +324,11 @@ def _loss_text(v) -> str:
   return f"{v:.9f}" if abs(v) >= 1e-6 else f"{v:.9e}"
 
 
-def _record_every(steps, given):
+def _record_every(steps, given, target=1000):
+  """``given``, or the smallest divisor of ``steps`` that records at most about ``target`` losses."""
   if given:
     return given
-  for r in range(max(1, -(-steps // 1000)), steps + 1):
+  for r in range(max(1, -(-steps // target)), steps + 1):
     if steps % r == 0:
       return r
   return steps
@@ -402,6 +447,110 @@ def cmd_train(args) -> int:
     print(f"jbp: interrupted after {done} of {args.steps} steps (E = {losses[-1]:.9g}); {where}",
           file=sys.stderr)
     return 130
+  return 0
+
+
+def _prepare_out(args, names):
+  from jbp._data import check_writable
+
+  outputs = {}
+  if args.out:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+      raise ValueError(f"out: {args.out} exists and is not a folder")
+    try:
+      os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+      raise ValueError(f"out: cannot create folder {args.out}: {e.strerror or e}") from None
+    for name in names:
+      outputs[name] = check_writable(os.path.join(args.out, name), force=args.force)
+  if args.plot:
+    from jbp._plot import require_matplotlib
+
+    require_matplotlib()
+    check_writable(args.plot, force=args.force, name="plot")
+  return outputs
+
+
+def cmd_ensemble(args) -> int:
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  import jbp
+  from jbp._data import save_json, save_npz
+
+  if args.learning_rate is not None and args.learning_rates is not None:
+    raise UsageError("jbp ensemble: give --learning-rate or --learning-rates, not both")
+  rates = args.learning_rates or ((args.learning_rate,) if args.learning_rate is not None else (0.5,))
+  if not np.isfinite(args.threshold) or args.threshold <= 0:
+    raise UsageError(f"jbp ensemble: --threshold: expected a positive number, got {args.threshold!r}")
+  if not hasattr(jbp, "train_many"):
+    raise ValueError("ensemble: this version of jbp has no populations (jbp.train_many)")
+  outputs = _prepare_out(args, ("losses.npz", "summary.json"))
+  example, x, y, what = _problem(args)
+  sizes = args.sizes or tuple([int(x.shape[-1])] + [int(p.w.shape[0]) for p in example])
+  dtype = jnp.float32 if args.float32 else jnp.float64
+  r = args.record_every or _record_every(args.steps, None, target=100)
+  if args.steps % r:
+    raise UsageError(f"jbp ensemble: --record-every: expected a divisor of --steps {args.steps}, got {r}")
+  t0 = time.perf_counter()
+  pop = jbp.init_many(jax.random.key(args.seed), args.n, sizes, method=args.init,
+                      shared_bias=args.init == "uniform", dtype=dtype)
+  kw = dict(steps=args.steps, update=args.update, record_every=r, activation=args.activation,
+            trainable=args.trainable)
+  if len(rates) == 1:
+    res = jbp.train_many(pop, x, y, learning_rate=rates[0], **kw)
+    losses = np.asarray(res.losses)[:, None, :]  # (n, 1, T): one learning rate
+  else:
+    res = jbp.sweep(pop, x, y, learning_rates=list(rates), **kw)
+    losses = np.asarray(res.losses)  # (n, m, T)
+  seconds = time.perf_counter() - t0
+  s = jbp.summarize(losses, args.threshold, record_every=r)
+  rows = []
+  for j, lr in enumerate(rates):
+    steps_j = s.first_step[:, j]
+    reached = steps_j[steps_j >= 0]
+    rows.append({
+        "learning_rate": lr, "converged": float(s.fraction[j]), "diverged": float(s.fraction_diverged[j]),
+        "median_steps_to_threshold": float(np.median(reached)) if reached.size else None,
+        "final_loss_quantiles": {f"{q:g}": float(v) for q, v in zip(s.quantiles, s.final_quantiles[:, j])},
+    })
+  summary = {"data": what, "sizes": list(sizes), "activation": args.activation, "init": args.init,
+             "seed": args.seed, "n": args.n, "steps": args.steps, "update": args.update,
+             "trainable": args.trainable, "dtype": jnp.dtype(dtype).name, "threshold": args.threshold,
+             "record_every": r, "seconds": round(seconds, 3), "learning_rates": rows, "files": {}}
+  if args.out:
+    save_npz(outputs["losses.npz"], {"learning_rates": np.asarray(rates), "losses": losses,
+                                     "step": np.arange(losses.shape[-1]) * r}, force=args.force)
+    summary["files"]["losses.npz"] = outputs["losses.npz"]
+  if args.plot:
+    from jbp._plot import plot_population
+
+    plot_population(losses[:, :, -1].T, args.plot, threshold=args.threshold, learning_rates=list(rates),
+                    title=f"{'-'.join(map(str, sizes))} {args.activation} on {what}, {args.update}",
+                    force=args.force)
+    summary["files"]["plot"] = args.plot
+  if args.out:
+    save_json(outputs["summary.json"], summary, force=args.force)
+    summary["files"]["summary.json"] = outputs["summary.json"]
+  if args.json:
+    print(json.dumps(summary, indent=2))
+    return 0
+  print(f"{args.n} random {'-'.join(map(str, sizes))} {args.activation} networks ({args.init} init, seed "
+        f"{args.seed}) on {what}: {args.steps} steps, {args.update} order, {summary['dtype']}, "
+        f"{seconds:.2f} s")
+  qs = "  ".join(f"{'p' + format(100 * q, 'g'):>9}" for q in s.quantiles)
+  print(f"{'learning rate':>13}  {'E < ' + format(args.threshold, 'g'):>10}  {'diverged':>8}  "
+        f"{'median steps':>12}  {qs}")
+  for row in rows:
+    med = row["median_steps_to_threshold"]
+    qv = "  ".join(f"{v:>9.3e}" for v in row["final_loss_quantiles"].values())
+    print(f"{row['learning_rate']:>13g}  {row['converged']:>10.1%}  {row['diverged']:>8.1%}  "
+          f"{'-' if med is None else f'{med:g}':>12}  {qv}")
+  print("E < t: members whose final loss is below t; median steps: updates until it first was (among "
+        "those); pNN: the final loss at the NN-th percentile of the population.")
+  for path in summary["files"].values():
+    print(f"wrote {path}")
   return 0
 
 

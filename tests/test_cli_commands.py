@@ -101,6 +101,9 @@ def batch(tmp_path_factory):
       "out_again": ["train", "--steps", "50", "--out", "forced"],
       "md_again": ["explain", "--format", "markdown", "--out", "step.md"],
       "out_forced": ["train", "--steps", "50", "--learning-rate", "0.3", "--out", "forced", "--force"],
+      "ensemble": ["ensemble", "--data", "xor", "--n", "24", "--learning-rates", "0.5,4,64", "--steps", "400",
+                   "--threshold", "0.05", "--plot", "ens.png", "--out", "ens", "--json"],
+      "ensemble_table": ["ensemble", "--n", "8", "--steps", "100", "--learning-rate", "2"],
   }
   bad = {
       "no_file": ["train", "--data", "nope.csv", "--inputs", "a", "--targets", "out"],
@@ -125,6 +128,9 @@ def batch(tmp_path_factory):
       "format": ["explain", "--format", "html"],
       "names": ["explain", "--names", "worked", "--sizes", "2,3,2"],
       "both_precisions": ["train", "--float32", "--float64"],
+      "ens_rates": ["ensemble", "--learning-rates", "0.5,-1"],
+      "ens_both_rates": ["ensemble", "--learning-rate", "0.5", "--learning-rates", "1,2"],
+      "ens_threshold": ["ensemble", "--threshold", "-1"],
   }
   # `explain --format markdown --out step.md` is among the examples; md_again meets the file it wrote.
   groups = [helps, examples, list(good.values()), list(bad.values())]
@@ -220,6 +226,35 @@ def test_csv_round_trip(batch, x64):
   assert summary["data"] == "my.csv" and summary["sizes"] == [2, 4, 1]
 
 
+def test_ensemble(batch, x64):
+  from jbp.cli import ENSEMBLE_EXAMPLES, build_parser
+
+  for argv in help_examples(ENSEMBLE_EXAMPLES):  # the help's examples parse (they run for seconds)
+    assert build_parser().parse_args(argv).func.__name__ == "cmd_ensemble"
+  res, d = batch["good"]["ensemble"], batch["dir"]
+  if not hasattr(jbp, "train_many"):
+    assert "ensemble: this version of jbp has no populations" in assert_one_line_error(res)
+    return
+  assert res["rc"] == 0, res["err"]
+  summary = json.loads(res["out"])
+  assert [r["learning_rate"] for r in summary["learning_rates"]] == [0.5, 4.0, 64.0]
+  with np.load(d / "ens" / "losses.npz", allow_pickle=False) as z:
+    losses, rates = z["losses"], z["learning_rates"]
+  assert losses.shape == (24, 3, 101) and rates.tolist() == [0.5, 4.0, 64.0]
+  # The table's numbers are jbp.summarize's, over the saved losses.
+  s = jbp.summarize(losses, 0.05, record_every=summary["record_every"])
+  assert [r["converged"] for r in summary["learning_rates"]] == s.fraction.tolist()
+  # And member 0 at rate 4 is jbp.train of the first initialization, in one run.
+  pop = jbp.init_many(jax.random.key(0), 24, (2, 5, 1), method="uniform", shared_bias=True, dtype=jnp.float64)
+  ex = jbp.xor(jnp.float64)
+  member = tuple(jbp.Layer(layer.w[0], layer.b[0]) for layer in pop)
+  _, want = jbp.train(member, ex.inputs, ex.targets, steps=400, learning_rate=4.0, record_every=4)
+  np.testing.assert_allclose(losses[0, 1], want, rtol=1e-12, atol=1e-12)  # float64, same sums
+  assert (d / "ens.png").read_bytes().startswith(b"\x89PNG")
+  table = batch["good"]["ensemble_table"]
+  assert table["rc"] == 0 and "learning rate" in table["out"] and "median steps" in table["out"]
+
+
 def test_existing_files_need_force(batch):
   g, d = batch["good"], batch["dir"]
   assert g["out1"]["rc"] == 0
@@ -254,6 +289,9 @@ def test_existing_files_need_force(batch):
     ("format", r"--format: invalid choice: 'html'"),
     ("names", r"names: 'worked' needs the worked example's shape"),
     ("both_precisions", r"--float64: not allowed with argument --float32"),
+    ("ens_rates", r"--learning-rates: expected positive numbers separated by commas .* got '0.5,-1'"),
+    ("ens_both_rates", r"give --learning-rate or --learning-rates, not both"),
+    ("ens_threshold", r"--threshold: expected a positive number, got -1.0"),
 ])
 def test_bad_input_one_line_exit_2(batch, case, message):
   line = assert_one_line_error(batch["bad"][case])
