@@ -162,6 +162,8 @@ def test_other_networks_and_batches(x64, sizes, batch, shared, activation, train
   assert "x1" in text and "h1_1" in text and "y1" in text and "w1_11" in text
   if batch:
     assert "[2] net_h1_1 = " in text and "sum over examples" in text
+  for block in math_blocks(jbp.render_markdown(r)):
+    assert block.count("{") == block.count("}"), block
 
 
 def math_blocks(md):
