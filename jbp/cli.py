@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
   en.add_argument("--plot", metavar="PNG", help="write the distribution of final losses and the "
                                                 "convergence map (learning rate x initialization) to PNG")
   en.add_argument("--force", action="store_true", help="overwrite existing output files")
+  en.add_argument("--no-progress", action="store_true", help="no progress bar")
   en.set_defaults(func=cmd_ensemble)
   return parser
 
@@ -475,8 +476,10 @@ def cmd_ensemble(args) -> int:
   import jax
   import jax.numpy as jnp
   import numpy as np
+  from tqdm import tqdm
 
   import jbp
+  from jbp import _progress
   from jbp._data import save_json, save_npz
 
   if args.learning_rate is not None and args.learning_rates is not None:
@@ -496,14 +499,34 @@ def cmd_ensemble(args) -> int:
   t0 = time.perf_counter()
   pop = jbp.init_many(jax.random.key(args.seed), args.n, sizes, method=args.init,
                       shared_bias=args.init == "uniform", dtype=dtype)
-  kw = dict(steps=args.steps, update=args.update, record_every=r, activation=args.activation,
-            trainable=args.trainable)
-  if len(rates) == 1:
-    res = jbp.train_many(pop, x, y, learning_rate=rates[0], **kw)
-    losses = np.asarray(res.losses)[:, None, :]  # (n, 1, T): one learning rate
-  else:
-    res = jbp.sweep(pop, x, y, learning_rates=list(rates), **kw)
-    losses = np.asarray(res.losses)  # (n, m, T)
+  # Every member at every rate: member i, rate j is entry i * m + j (as jbp.sweep lays them out).
+  m = len(rates)
+  grid = jax.tree_util.tree_map(lambda a: jnp.repeat(a, m, axis=0), pop)
+  lrs = jnp.tile(jnp.asarray(rates, dtype), args.n) if m > 1 else rates[0]
+  kw = dict(update=args.update, record_every=r, activation=args.activation, trainable=args.trainable)
+  chunk = _progress.default_chunk(args.steps, r)
+  bar = tqdm(total=args.steps, unit="step", delay=2.0, disable=args.no_progress, file=sys.stderr,
+             dynamic_ncols=True, desc="training")
+  # Plain SGD carries only the params, so chunks of jbp.train_many (the same compiled chunk each
+  # time) give the numbers of one uninterrupted call; Ctrl-C keeps the completed chunks.
+  state, interrupted = (grid, (), 0, None), False
+  try:
+    while state[2] < args.steps:
+      p, pieces, done, _ = state
+      n_steps = min(chunk, args.steps - done)
+      res = jbp.train_many(p, x, y, steps=n_steps, learning_rate=lrs, **kw)
+      recorded = np.asarray(res.losses)
+      state = (res.params, pieces + (recorded[:, :-1],), done + n_steps, recorded[:, -1:])
+      bar.update(n_steps)
+      bar.set_postfix(median_loss=f"{np.nanmedian(recorded[:, -1]):.4g}", refresh=False)
+  except KeyboardInterrupt:
+    interrupted = True
+  finally:
+    bar.close()
+  _, pieces, done, last = state
+  if last is None:
+    raise KeyboardInterrupt  # nothing completed
+  losses = np.concatenate(pieces + (last,), axis=1).reshape(args.n, m, -1)  # (n, m, T)
   seconds = time.perf_counter() - t0
   s = jbp.summarize(losses, args.threshold, record_every=r)
   rows = []
@@ -516,12 +539,15 @@ def cmd_ensemble(args) -> int:
         "final_loss_quantiles": {f"{q:g}": float(v) for q, v in zip(s.quantiles, s.final_quantiles[:, j])},
     })
   summary = {"data": what, "sizes": list(sizes), "activation": args.activation, "init": args.init,
-             "seed": args.seed, "n": args.n, "steps": args.steps, "update": args.update,
+             "seed": args.seed, "n": args.n, "steps": args.steps, "steps_done": done,
+             "interrupted": interrupted, "update": args.update,
              "trainable": args.trainable, "dtype": jnp.dtype(dtype).name, "threshold": args.threshold,
              "record_every": r, "seconds": round(seconds, 3), "learning_rates": rows, "files": {}}
   if args.out:
+    steps_axis = np.arange(losses.shape[-1]) * r
+    steps_axis[-1] = done
     save_npz(outputs["losses.npz"], {"learning_rates": np.asarray(rates), "losses": losses,
-                                     "step": np.arange(losses.shape[-1]) * r}, force=args.force)
+                                     "step": steps_axis}, force=args.force)
     summary["files"]["losses.npz"] = outputs["losses.npz"]
   if args.plot:
     from jbp._plot import plot_population
@@ -535,10 +561,19 @@ def cmd_ensemble(args) -> int:
     summary["files"]["summary.json"] = outputs["summary.json"]
   if args.json:
     print(json.dumps(summary, indent=2))
-    return 0
+  else:
+    _print_ensemble(args, summary, s, rows, sizes, what, seconds)
+  if interrupted:
+    where = f"partial results saved in {args.out}" if args.out else "nothing saved (no --out)"
+    print(f"jbp: interrupted after {done} of {args.steps} steps; {where}", file=sys.stderr)
+    return 130
+  return 0
+
+
+def _print_ensemble(args, summary, s, rows, sizes, what, seconds):
   print(f"{args.n} random {'-'.join(map(str, sizes))} {args.activation} networks ({args.init} init, seed "
-        f"{args.seed}) on {what}: {args.steps} steps, {args.update} order, {summary['dtype']}, "
-        f"{seconds:.2f} s")
+        f"{args.seed}) on {what}: {summary['steps_done']} of {args.steps} steps, {args.update} order, "
+        f"{summary['dtype']}, {seconds:.2f} s")
   qs = "  ".join(f"{'p' + format(100 * q, 'g'):>9}" for q in s.quantiles)
   print(f"{'learning rate':>13}  {'E < ' + format(args.threshold, 'g'):>10}  {'diverged':>8}  "
         f"{'median steps':>12}  {qs}")
@@ -551,7 +586,6 @@ def cmd_ensemble(args) -> int:
         "those); pNN: the final loss at the NN-th percentile of the population.")
   for path in summary["files"].values():
     print(f"wrote {path}")
-  return 0
 
 
 def main(argv=None) -> int:
