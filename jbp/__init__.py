@@ -14,7 +14,9 @@ from jbp._figures import FigureRow, format_figures, worked_example_figures
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
 from jbp._plot import plot_losses, plot_population
+from jbp._population import LAYOUTS, RECORDS, Population, init_many, sweep, train_many
 from jbp._progress import Chunked, train_chunked
+from jbp._summary import Summary, summarize
 from jbp._train import UPDATES, train
 
 __version__ = "0.1.0"
@@ -26,13 +28,18 @@ __all__ = [
     "Example",
     "Explanation",
     "FigureRow",
+    "LAYOUTS",
     "Layer",
     "PUBLISHED",
+    "Population",
+    "RECORDS",
+    "Summary",
     "UPDATES",
     "backprop",
     "explain",
     "format_figures",
     "forward",
+    "init_many",
     "init_params",
     "load_csv",
     "load_params",
@@ -44,8 +51,11 @@ __all__ = [
     "render_text",
     "save_params",
     "sizes_of",
+    "summarize",
+    "sweep",
     "train",
     "train_chunked",
+    "train_many",
     "worked_example",
     "worked_example_figures",
     "xor",
