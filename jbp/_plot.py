@@ -111,7 +111,8 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
   ax.set_xscale("log")
   ax.set_xlabel("final total error E (log scale)")
   ax.set_ylabel("members")
-  ax.set_title(f"{title}: final losses ({rows.shape[-1]} members)")
+  ax.set_title(f"final losses ({rows.shape[-1]} members)")
+  fig.suptitle(title)
   if threshold is not None:
     ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}")
   if sweep or threshold is not None:
