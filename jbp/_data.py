@@ -17,6 +17,8 @@ import json
 import math
 import os
 import tempfile
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -67,7 +69,7 @@ def load_csv(path, inputs, targets):
   if both:
     raise ValueError(f"targets: expected columns other than the inputs, got {sorted(both)} in both")
   try:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a leading BOM (spreadsheets) is dropped
       rows = list(csv.reader(f))
   except OSError as e:
     raise ValueError(f"data: cannot read {path}: {e.strerror or e}") from None
@@ -200,11 +202,24 @@ def load_params(path):
   Returns:
     a tuple of :class:`jbp.Layer` of NumPy arrays.
   """
+  # np.load raises many kinds of error on a file that is not an .npz of plain arrays (EOFError on an
+  # empty file, BadZipFile on a truncated one, ValueError on pickled data): each becomes one ValueError
+  # that names the file.
   try:
-    with np.load(path, allow_pickle=False) as z:
-      n = len([k for k in z.files if k.startswith("w")])
-      if sorted(z.files) != sorted([f"w{l}" for l in range(n)] + [f"b{l}" for l in range(n)]) or n == 0:
-        raise ValueError(f"params: {path} holds {sorted(z.files)}; expected arrays w0, b0, w1, b1, ...")
-      return tuple(Layer(z[f"w{l}"], z[f"b{l}"]) for l in range(n))
-  except OSError as e:
-    raise ValueError(f"params: cannot read {path}: {e}") from None
+    z = np.load(path, allow_pickle=False)
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    raise ValueError(f"params: cannot read {path} as an .npz file of arrays: {e}") from None
+  if not isinstance(z, np.lib.npyio.NpzFile):
+    raise ValueError(f"params: {path} holds one array (.npy); expected an .npz file of arrays w0, b0, ...")
+  with z:
+    n = len([k for k in z.files if k.startswith("w")])
+    if sorted(z.files) != sorted([f"w{l}" for l in range(n)] + [f"b{l}" for l in range(n)]) or n == 0:
+      raise ValueError(f"params: {path} holds {sorted(z.files)}; expected arrays w0, b0, w1, b1, ...")
+    try:
+      arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+      raise ValueError(f"params: cannot read {path}: {e}") from None
+  for k, a in arrays.items():  # a zip member that is not an .npy array comes back as raw bytes
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
+      raise ValueError(f"params: {path}: {k} is not an array of numbers")
+  return tuple(Layer(arrays[f"w{l}"], arrays[f"b{l}"]) for l in range(n))
