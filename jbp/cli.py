@@ -103,6 +103,17 @@ def _number(text):
     raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _seed(text):
+  # jax.random.key takes a 64-bit signed integer; a larger one would fail later with an OverflowError.
+  try:
+    v = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+  if not -2**63 <= v < 2**63:
+    raise argparse.ArgumentTypeError(f"expected an integer from -2**63 to 2**63 - 1, got {v}")
+  return v
+
+
 def _sizes(text):
   try:
     sizes = tuple(int(s) for s in text.split(","))
@@ -122,7 +133,7 @@ def _add_network_options(p, *, steps_default=None):
   g.add_argument("--sizes", type=_sizes, metavar="N,N,..",
                  help="layer sizes, input first, e.g. 2,3,1 (random init); default: the example's own "
                       "network (worked, xor 2-5-1), or a hidden layer of 4 for a CSV")
-  g.add_argument("--seed", type=int, default=0, help="seed of the random initialization (default 0)")
+  g.add_argument("--seed", type=_seed, default=0, help="seed of the random initialization (default 0)")
   g.add_argument("--init", choices=("uniform", "glorot"), default="uniform",
                  help="random init: uniform [0, 1) with one bias a layer, as the reference program "
                       "(default), or glorot with one bias a neuron")
