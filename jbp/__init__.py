@@ -8,8 +8,11 @@ yourself: ``jax.config.update("jax_enable_x64", True)`` at start-up, or
 from jbp._activation import ACTIVATIONS, Activation
 from jbp._backprop import backprop
 from jbp._example import PUBLISHED, Example, worked_example, xor
+from jbp._figures import FigureRow, format_figures, worked_example_figures
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
+from jbp._population import LAYOUTS, RECORDS, Population, init_many, sweep, train_many
+from jbp._summary import Summary, summarize
 from jbp._train import UPDATES, train
 
 __version__ = "0.1.0"
@@ -18,15 +21,26 @@ __all__ = [
     "ACTIVATIONS",
     "Activation",
     "Example",
+    "FigureRow",
+    "LAYOUTS",
     "Layer",
     "PUBLISHED",
+    "Population",
+    "RECORDS",
+    "Summary",
     "UPDATES",
     "backprop",
+    "format_figures",
     "forward",
+    "init_many",
     "init_params",
     "loss",
     "sizes_of",
+    "summarize",
+    "sweep",
     "train",
+    "train_many",
     "worked_example",
+    "worked_example_figures",
     "xor",
 ]

@@ -9,7 +9,7 @@ from jbp._example import PUBLISHED, worked_example
 from jbp._network import forward
 from jbp._train import UPDATES, train
 
-__all__ = ["FigureRow", "worked_example_figures", "matches_published"]
+__all__ = ["FigureRow", "format_figures", "matches_published", "worked_example_figures"]
 
 
 class FigureRow(NamedTuple):
@@ -63,7 +63,8 @@ def worked_example_figures(dtype=None) -> list[FigureRow]:
   return rows
 
 
-def format_figures(rows, dtype_name: str) -> str:
+def format_figures(rows, dtype_name: str = "float64") -> str:
+  """The rows of :func:`worked_example_figures` as the table ``jbp`` prints."""
   head = f"{'figure':<30} {'published':>12} {'simultaneous':>15} {'':>2} {'sequential':>15} {'':>2}"
   lines = [f"The worked example (2-2-2 sigmoid, learning rate 0.5), {dtype_name}.",
            "A value matches when it is within one unit of the last printed digit.", "", head,

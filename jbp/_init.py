@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,6 +62,12 @@ def init_params(key, sizes, *, method="glorot", shared_bias=False, dtype=None):
   sizes = check_sizes(sizes)
   _checks.check_choice("method", method, METHODS)
   dt = _checks.check_dtype(dtype)
+  return _init(key, sizes=sizes, method=method, shared_bias=bool(shared_bias), dtype=dt)
+
+
+@functools.partial(jax.jit, static_argnames=("sizes", "method", "shared_bias", "dtype"))
+def _init(key, *, sizes, method, shared_bias, dtype):
+  dt = dtype
   keys = jax.random.split(key, len(sizes) - 1)
   params = []
   for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:]):

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import jbp
@@ -20,11 +21,22 @@ def ex64(x64):
   return jbp.worked_example(jnp.float64)
 
 
-def random_params(key, sizes, *, shared_bias=False, dtype=jnp.float64, scale=1.0):
-  """Random params with nonzero biases (so bias gradients are exercised)."""
+def random_params(seed, sizes, *, shared_bias=False, dtype=jnp.float64, scale=1.0):
+  """Random params with nonzero biases (so bias gradients are exercised).
+
+  The numbers come from NumPy (``seed`` is an int), which costs no compilation: eager
+  jax.random compiles a kernel for every new shape.
+  """
+  rng = np.random.default_rng(seed)
   params = []
-  for k, n_in, n_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:]):
-    kw, kb = jax.random.split(k)
-    b = jax.random.normal(kb, () if shared_bias else (n_out,), dtype) * 0.5
-    params.append(jbp.Layer(jax.random.normal(kw, (n_out, n_in), dtype) * scale, b))
+  for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    w = rng.standard_normal((n_out, n_in)) * scale
+    b = rng.standard_normal(() if shared_bias else (n_out,)) * 0.5
+    params.append(jbp.Layer(jnp.asarray(w, dtype), jnp.asarray(b, dtype)))
   return tuple(params)
+
+
+def random_data(seed, xs, ys, dtype=jnp.float64):
+  """Inputs ~ N(0, 1) of shape xs and targets ~ U[0, 1) of shape ys, from NumPy."""
+  rng = np.random.default_rng(seed)
+  return jnp.asarray(rng.standard_normal(xs), dtype), jnp.asarray(rng.uniform(size=ys), dtype)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import random_params
+from conftest import random_data, random_params
 from jax.test_util import check_grads
 
 import jbp
@@ -31,22 +31,33 @@ def test_backprop_equals_jax_grad_on_the_worked_example(ex64):
   assert_trees_close(got, want, 1e-12)
 
 
+def random_problem(sizes, shared_bias, batch):
+  seed = sum(sizes) + 7 * len(sizes)
+  params = random_params(seed, sizes, shared_bias=shared_bias)
+  xs = (sizes[0],) if batch is None else (batch, sizes[0])
+  ys = (sizes[-1],) if batch is None else (batch, sizes[-1])
+  return (params, *random_data(seed + 1, xs, ys))
+
+
 @pytest.mark.parametrize("sizes", SHAPES, ids=lambda s: "-".join(map(str, s)))
 @pytest.mark.parametrize("shared_bias", [True, False], ids=["scalar-bias", "vector-bias"])
 @pytest.mark.parametrize("activation", ACTIVATIONS, ids=["sigmoid", "tanh", "relu", "callable-sin"])
-@pytest.mark.parametrize("batch", [None, 3], ids=["one-example", "batch-3"])
-def test_backprop_equals_jax_grad_on_random_networks(x64, sizes, shared_bias, activation, batch):
-  kp, kx, ky = jax.random.split(jax.random.key(sum(sizes) + 7 * len(sizes)), 3)
-  params = random_params(kp, sizes, shared_bias=shared_bias)
-  xs = (sizes[0],) if batch is None else (batch, sizes[0])
-  ys = (sizes[-1],) if batch is None else (batch, sizes[-1])
-  x = jax.random.normal(kx, xs, jnp.float64)
-  y = jax.random.uniform(ky, ys, jnp.float64)
-  for reduction in ("sum", "mean"):
+def test_backprop_equals_jax_grad_on_random_networks(x64, sizes, shared_bias, activation):
+  params, x, y = random_problem(sizes, shared_bias, None)
+  got = jbp.backprop(params, x, y, activation=activation)
+  want = jax.grad(jbp.loss)(params, x, y, activation=activation)
+  assert_trees_close(got, want, 1e-12)
+  assert got[0].b.shape == params[0].b.shape
+
+
+@pytest.mark.parametrize("sizes", SHAPES, ids=lambda s: "-".join(map(str, s)))
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_backprop_equals_jax_grad_on_a_batch(x64, sizes, reduction):
+  for shared_bias, activation in ((True, "tanh"), (False, "sigmoid")):
+    params, x, y = random_problem(sizes, shared_bias, 3)
     got = jbp.backprop(params, x, y, activation=activation, reduction=reduction)
     want = jax.grad(jbp.loss)(params, x, y, activation=activation, reduction=reduction)
     assert_trees_close(got, want, 1e-12)
-    assert got[0].b.shape == params[0].b.shape
 
 
 def test_backprop_runs_under_jit_and_vmap(ex64):
@@ -62,10 +73,8 @@ def test_backprop_runs_under_jit_and_vmap(ex64):
 @pytest.mark.parametrize("sizes", [(2, 2, 2), (3, 5, 4, 2), (4, 8, 3)])
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
 def test_gradients_agree_with_finite_differences(x64, sizes, activation):
-  kp, kx, ky = jax.random.split(jax.random.key(len(sizes)), 3)
-  params = random_params(kp, sizes)
-  x = jax.random.normal(kx, (sizes[0],), jnp.float64)
-  y = jax.random.uniform(ky, (sizes[-1],), jnp.float64)
+  params = random_params(len(sizes), sizes)
+  x, y = random_data(len(sizes) + 1, (sizes[0],), (sizes[-1],))
 
   def f(p):
     return jbp.loss(p, x, y, activation=activation)

@@ -41,7 +41,7 @@ def python_loop(params, x, y, lr, steps, update):
 @pytest.mark.parametrize("update", jbp.UPDATES)
 @pytest.mark.parametrize("sizes", [(2, 2, 2), (3, 4, 4, 2), (2, 3, 3, 3, 1)])
 def test_train_equals_a_python_loop_of_updates(x64, update, sizes):
-  params = random_params(jax.random.key(3), sizes, shared_bias=True, scale=0.5)
+  params = random_params(3, sizes, shared_bias=True, scale=0.5)
   x = jnp.linspace(-1, 1, sizes[0])
   y = jnp.linspace(0.1, 0.9, sizes[-1])
   want_p, want_l = python_loop(params, x, y, 0.7, 25, update)
@@ -52,7 +52,7 @@ def test_train_equals_a_python_loop_of_updates(x64, update, sizes):
 
 
 def test_one_layer_sequential_is_simultaneous(x64):
-  params = random_params(jax.random.key(0), (3, 2))
+  params = random_params(0, (3, 2))
   x, y = jnp.ones(3), jnp.array([0.2, 0.8])
   a = jbp.train(params, x, y, steps=50, learning_rate=0.3, update="sequential", trainable="all")
   b = jbp.train(params, x, y, steps=50, learning_rate=0.3, update="simultaneous", trainable="all")

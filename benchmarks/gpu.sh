@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The tests and the benchmarks on a GPU machine, in under five minutes.
+#
+#   benchmarks/gpu.sh          # on a machine with jax[cuda], optax, numpy and pytest installed
+#   benchmarks/gpu.sh --dry    # the same stages on the CPU, with tiny sizes: checks the script
+#
+# It installs nothing and needs no network; it runs from the source tree (PYTHONPATH=.).
+# Full results go to the folder named by $OUT when it is set (a fresh temporary folder
+# otherwise); a short table is printed last. A stage that fails is reported, and the
+# stages after it still run; each stage has its own time limit, and they add up to
+# under five minutes. The exit status is the number of stages that failed.
+
+set -u
+
+cd "$(dirname "$0")/.." || exit 1
+export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
+PY=${PYTHON:-python}
+
+DRY=0
+case "${1:-}" in
+  --dry) DRY=1 ;;
+  "") ;;
+  *) echo "usage: benchmarks/gpu.sh [--dry]" >&2; exit 2 ;;
+esac
+
+if [ "$DRY" = 1 ]; then
+  export JAX_PLATFORMS=cpu
+  TESTS=(tests/test_worked_example.py -k "published or first_step")
+  SINGLE=(--quick --steps 50 --rounds 1 --no-torch)
+  POPULATION=(--quick)
+  LIMITS=(60 120 60 60)  # seconds: environment, tests, single, population
+else
+  # The tests that exercise the compiled paths; the whole suite's many small compiles could
+  # take the five minutes by themselves on a GPU.
+  TESTS=(tests/test_worked_example.py tests/test_train.py tests/test_fast.py tests/test_errors.py)
+  SINGLE=(--rounds 3)
+  POPULATION=()
+  LIMITS=(30 130 80 50)
+fi
+
+RESULTS=${OUT:-$(mktemp -d)}
+mkdir -p "$RESULTS" || exit 1
+SUMMARY="$RESULTS/gpu_summary.txt"
+: > "$SUMMARY"
+FAILED=0
+
+# stage NAME LIMIT COMMAND...: runs COMMAND under `timeout`, output to $RESULTS/NAME.log.
+stage() {
+  local name=$1 limit=$2 start rc status
+  shift 2
+  start=$(date +%s)
+  echo "== $name (limit ${limit}s): $*"
+  timeout --kill-after=5 "$limit" "$@" > "$RESULTS/$name.log" 2>&1
+  rc=$?
+  case $rc in
+    0) status=ok ;;
+    124|137) status="timed out" ;;
+    *) status="failed (exit $rc)" ;;
+  esac
+  [ "$rc" = 0 ] || FAILED=$((FAILED + 1))
+  tail -n 3 "$RESULTS/$name.log" | sed 's/^/   /'
+  printf '%-12s %-18s %4ss\n' "$name" "$status" "$(( $(date +%s) - start ))" >> "$SUMMARY"
+}
+
+stage environment "${LIMITS[0]}" "$PY" -c '
+import jax, jaxlib, numpy, optax
+print("jax", jax.__version__, "jaxlib", jaxlib.__version__, "optax", optax.__version__,
+      "numpy", numpy.__version__)
+print("backend", jax.default_backend(), "devices", jax.devices())
+'
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$RESULTS/nvidia-smi.csv" 2>&1
+fi
+
+stage tests "${LIMITS[1]}" "$PY" -m pytest -q -p no:cacheprovider "${TESTS[@]}"
+
+stage single "${LIMITS[2]}" "$PY" benchmarks/single.py --out "$RESULTS/single" --force "${SINGLE[@]}"
+
+if [ -f benchmarks/population.py ]; then
+  stage population "${LIMITS[3]}" "$PY" benchmarks/population.py --json "$RESULTS/population.json" \
+    "${POPULATION[@]}"
+else
+  printf '%-12s %-18s\n' population "absent" >> "$SUMMARY"
+fi
+
+echo
+echo "Results in $RESULTS"
+if [ -f "$RESULTS/single/single.md" ]; then
+  echo
+  echo " implementation | dtype | order | median ms | min ms | max ms | x jbp"
+  grep -E '^\| (jbp.train|C -O3|NumPy|PyTorch eager|jit step loop) ' "$RESULTS/single/single.md" \
+    | grep -E 'float32 \| simultaneous|float64 \| sequential' | cut -d'|' -f2-8
+fi
+echo
+echo "stage        status             time"
+cat "$SUMMARY"
+exit "$FAILED"
