@@ -7,11 +7,15 @@ yourself: ``jax.config.update("jax_enable_x64", True)`` at start-up, or
 
 from jbp._activation import ACTIVATIONS, Activation
 from jbp._backprop import backprop
+from jbp._data import load_csv, load_params, save_params
 from jbp._example import PUBLISHED, Example, worked_example, xor
+from jbp._explain import Explanation, explain, render_json, render_markdown, render_text
 from jbp._figures import FigureRow, format_figures, worked_example_figures
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
+from jbp._plot import plot_losses, plot_population
 from jbp._population import LAYOUTS, RECORDS, Population, init_many, sweep, train_many
+from jbp._progress import Chunked, train_chunked
 from jbp._summary import Summary, summarize
 from jbp._train import UPDATES, train
 
@@ -20,7 +24,9 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "Chunked",
     "Example",
+    "Explanation",
     "FigureRow",
     "LAYOUTS",
     "Layer",
@@ -30,15 +36,25 @@ __all__ = [
     "Summary",
     "UPDATES",
     "backprop",
+    "explain",
     "format_figures",
     "forward",
     "init_many",
     "init_params",
+    "load_csv",
+    "load_params",
     "loss",
+    "plot_losses",
+    "plot_population",
+    "render_json",
+    "render_markdown",
+    "render_text",
+    "save_params",
     "sizes_of",
     "summarize",
     "sweep",
     "train",
+    "train_chunked",
     "train_many",
     "worked_example",
     "worked_example_figures",

@@ -256,3 +256,13 @@ def test_the_benchmark_runs_in_quick_mode(tmp_path):
   rows = json.loads(out.read_text())["rows"]
   assert {r["method"] for r in rows} == {"train_many", "jit(vmap(train))", "numpy"}
   assert all(r["network_steps_per_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+
+
+def test_auto_layout_unrolls_small_networks_on_cpus_only():
+  from jbp._population import _resolve_layout
+
+  x = jnp.ones(2)
+  assert _resolve_layout("auto", (2, 2, 2), x, "cpu") == "last"
+  assert _resolve_layout("auto", (2, 64, 64, 2), x, "cpu") == "first"
+  assert _resolve_layout("auto", (2, 2, 2), x, "gpu") == "first"
+  assert _resolve_layout("last", (2, 2, 2), x, "gpu") == "last"

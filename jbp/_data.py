@@ -1,0 +1,210 @@
+"""Your own data in, results out: CSV loading, and atomic npz/JSON writes without pickle.
+
+Reading: :func:`load_csv` takes a CSV file with a header row and the names of
+its input and target columns, and refuses missing values, text in numbers and
+unknown columns with a message that names the file, line and column.
+
+Writing: every file is written to a temporary file in the same folder and then
+renamed over the target (``os.replace``), so a reader never sees half a file; an
+existing file is kept unless ``force=True``. Params are saved as ``.npz`` of
+plain arrays (``w0, b0, w1, b1, ...``) that load with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from jbp._network import Layer
+
+__all__ = ["load_csv", "save_params", "load_params", "save_npz", "save_json", "check_writable",
+           "atomic_write"]
+
+
+def _columns(name, value):
+  if isinstance(value, str):
+    value = [v.strip() for v in value.split(",")]
+  value = list(value)
+  if not value or not all(isinstance(v, str) and v for v in value):
+    raise ValueError(f"{name}: expected one or more column names, got {value!r}")
+  if len(set(value)) != len(value):
+    raise ValueError(f"{name}: expected distinct column names, got {value!r}")
+  return value
+
+
+def load_csv(path, inputs, targets):
+  """Inputs and targets from a CSV file with a header row.
+
+  Args:
+    path: the CSV file.
+    inputs: the input column names, a list or one comma-separated string.
+    targets: the target column names, likewise.
+
+  Returns:
+    ``(x, y)``: float64 NumPy arrays of shape ``(rows, len(inputs))`` and
+    ``(rows, len(targets))``.
+
+  Raises:
+    ValueError: an unreadable or empty file, an unknown or repeated column, a
+      row of the wrong length, a missing value, text or a non-finite number where
+      a number belongs; the message names the file, line and column.
+
+  >>> import os, tempfile, jbp
+  >>> path = os.path.join(tempfile.mkdtemp(), "and.csv")
+  >>> _ = open(path, "w").write("a,b,out\\n0,0,0\\n0,1,0\\n1,0,0\\n1,1,1\\n")
+  >>> x, y = jbp.load_csv(path, inputs="a,b", targets="out")
+  >>> x.shape, y.shape
+  ((4, 2), (4, 1))
+  """
+  inputs = _columns("inputs", inputs)
+  targets = _columns("targets", targets)
+  both = set(inputs) & set(targets)
+  if both:
+    raise ValueError(f"targets: expected columns other than the inputs, got {sorted(both)} in both")
+  try:
+    with open(path, newline="", encoding="utf-8") as f:
+      rows = list(csv.reader(f))
+  except OSError as e:
+    raise ValueError(f"data: cannot read {path}: {e.strerror or e}") from None
+  except (UnicodeDecodeError, csv.Error) as e:
+    raise ValueError(f"data: {path} is not a readable CSV file ({e})") from None
+  if not rows:
+    raise ValueError(f"data: {path} is empty; expected a header row naming the columns")
+  header = [h.strip() for h in rows[0]]
+  missing = [c for c in inputs + targets if c not in header]
+  if missing:
+    raise ValueError(f"data: {path} has no column {', '.join(map(repr, missing))}; its columns are "
+                     f"{', '.join(map(repr, header))}")
+  body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
+  if not body:
+    raise ValueError(f"data: {path} has a header but no rows of data")
+  index = {c: header.index(c) for c in inputs + targets}
+  x = np.empty((len(body), len(inputs)), np.float64)
+  y = np.empty((len(body), len(targets)), np.float64)
+  for r, (line, row) in enumerate(body):
+    if len(row) != len(header):
+      raise ValueError(f"data: {path} line {line}: expected {len(header)} fields as in the header, "
+                       f"got {len(row)}")
+    for out, cols in ((x, inputs), (y, targets)):
+      for k, c in enumerate(cols):
+        text = row[index[c]].strip()
+        if not text:
+          raise ValueError(f"data: {path} line {line}, column {c!r}: missing value")
+        try:
+          v = float(text)
+        except ValueError:
+          raise ValueError(f"data: {path} line {line}, column {c!r}: expected a number, "
+                           f"got {text!r}") from None
+        if not math.isfinite(v):
+          raise ValueError(f"data: {path} line {line}, column {c!r}: expected a finite number, got {text!r}")
+        out[r, k] = v
+  return x, y
+
+
+def check_writable(path, *, force=False, name="out"):
+  """Fails early, before any work, if ``path`` cannot be written.
+
+  Raises:
+    FileExistsError: ``path`` exists and ``force`` is False.
+    ValueError: its folder is missing or not writable, or ``path`` is a folder.
+  """
+  path = os.fspath(path)
+  if os.path.isdir(path):
+    raise ValueError(f"{name}: {path} is a folder; expected a file name")
+  if os.path.exists(path) and not force:
+    raise FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
+  folder = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(folder):
+    raise ValueError(f"{name}: cannot write {path}: folder {folder} does not exist")
+  if not os.access(folder, os.W_OK | os.X_OK):
+    raise ValueError(f"{name}: cannot write {path}: folder {folder} is not writable")
+  return path
+
+
+def _umask():
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
+
+
+def atomic_write(path, write, *, force=False, name="out"):
+  """Writes ``path`` through ``write(file)`` into a temporary file, then renames it into place.
+
+  The temporary file lives in the same folder (so the rename is atomic) and is
+  removed if ``write`` fails. An existing ``path`` is kept unless ``force``.
+  """
+  path = check_writable(path, force=force, name=name)
+  folder = os.path.dirname(os.path.abspath(path))
+  fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+  try:
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private; give it a new file's usual mode
+    with os.fdopen(fd, "wb") as f:
+      write(f)
+      f.flush()
+      os.fsync(f.fileno())
+    if os.path.exists(path) and not force:  # appeared while we were writing
+      raise FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+  return path
+
+
+def save_npz(path, arrays: dict, *, force=False, name="out"):
+  """Saves a dict of arrays as an uncompressed ``.npz`` (no pickled objects), atomically."""
+  plain = {k: np.asarray(v) for k, v in arrays.items()}
+  for k, v in plain.items():
+    if v.dtype == object:
+      raise TypeError(f"{name}: array {k!r} holds Python objects; expected numbers")
+  return atomic_write(path, lambda f: np.savez(f, **plain), force=force, name=name)
+
+
+def save_json(path, obj, *, force=False, name="out"):
+  """Saves ``obj`` as indented JSON, atomically."""
+  text = json.dumps(obj, indent=2) + "\n"
+  return atomic_write(path, lambda f: f.write(text.encode("utf-8")), force=force, name=name)
+
+
+def save_params(path, params, *, force=False):
+  """Saves params as ``.npz`` arrays ``w0, b0, w1, b1, ...`` (layer index from the input side).
+
+  Args:
+    path: the file to write; kept if it exists unless ``force``.
+    params: a tuple of :class:`jbp.Layer`.
+    force: overwrite an existing file.
+
+  >>> import os, tempfile, jbp
+  >>> path = os.path.join(tempfile.mkdtemp(), "params.npz")
+  >>> _ = jbp.save_params(path, jbp.worked_example().params)
+  >>> back = jbp.load_params(path)
+  >>> back[1].w.shape, back[1].w.dtype, round(float(back[1].w[0, 1]), 6)
+  ((2, 2), dtype('float32'), 0.45)
+  """
+  arrays = {}
+  for l, layer in enumerate(params):
+    arrays[f"w{l}"] = np.asarray(layer.w)
+    arrays[f"b{l}"] = np.asarray(layer.b)
+  return save_npz(path, arrays, force=force)
+
+
+def load_params(path):
+  """Params saved by :func:`save_params`, loaded with ``allow_pickle=False``.
+
+  Returns:
+    a tuple of :class:`jbp.Layer` of NumPy arrays.
+  """
+  try:
+    with np.load(path, allow_pickle=False) as z:
+      n = len([k for k in z.files if k.startswith("w")])
+      if sorted(z.files) != sorted([f"w{l}" for l in range(n)] + [f"b{l}" for l in range(n)]) or n == 0:
+        raise ValueError(f"params: {path} holds {sorted(z.files)}; expected arrays w0, b0, w1, b1, ...")
+      return tuple(Layer(z[f"w{l}"], z[f"b{l}"]) for l in range(n))
+  except OSError as e:
+    raise ValueError(f"params: cannot read {path}: {e}") from None

@@ -1,0 +1,208 @@
+"""CSV loading, atomic writes without pickle, chunked training and plots, in process."""
+
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jbp
+from jbp import _progress
+from jbp._data import atomic_write, save_json, save_npz
+
+GOOD = "a,b,out\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
+
+
+def write(tmp_path, text, name="d.csv"):
+  path = tmp_path / name
+  path.write_text(text)
+  return str(path)
+
+
+def test_load_csv(tmp_path):
+  path = write(tmp_path, " a , b ,out\n0,0.5,1e-3\n\n2,-1,4\n")
+  x, y = jbp.load_csv(path, inputs=["b", "a"], targets="out")
+  np.testing.assert_array_equal(x, [[0.5, 0], [-1, 2]])  # columns in the order asked for
+  np.testing.assert_array_equal(y, [[1e-3], [4]])
+  assert x.dtype == y.dtype == np.float64
+
+
+@pytest.mark.parametrize("text, kw, match", [
+    ("a,b,out\n0,,1\n", {}, r"d.csv line 2, column 'b': missing value"),
+    ("a,b,out\n0,1,1\n0,x,1\n", {}, r"d.csv line 3, column 'b': expected a number, got 'x'"),
+    ("a,b,out\n0,nan,1\n", {}, r"line 2, column 'b': expected a finite number, got 'nan'"),
+    ("a,b,out\n0,1\n", {}, r"line 2: expected 3 fields as in the header, got 2"),
+    ("a,c,out\n0,1,1\n", {}, r"d.csv has no column 'b'; its columns are 'a', 'c', 'out'"),
+    ("", {}, r"d.csv is empty"),
+    ("a,b,out\n", {}, r"d.csv has a header but no rows"),
+    (GOOD, dict(inputs="a,a"), r"inputs: expected distinct column names"),
+    (GOOD, dict(targets="a"), r"targets: expected columns other than the inputs, got \['a'\]"),
+    (GOOD, dict(inputs=""), r"inputs: expected one or more column names"),
+])
+def test_load_csv_rejects(tmp_path, text, kw, match):
+  args = dict(inputs="a,b", targets="out")
+  args.update(kw)
+  with pytest.raises(ValueError, match=match):
+    jbp.load_csv(write(tmp_path, text), **args)
+
+
+def test_load_csv_missing_file(tmp_path):
+  with pytest.raises(ValueError, match=r"data: cannot read .*nope.csv: No such file"):
+    jbp.load_csv(str(tmp_path / "nope.csv"), "a", "b")
+
+
+def test_params_round_trip_without_pickle(tmp_path, ex64):
+  path = str(tmp_path / "p.npz")
+  jbp.save_params(path, ex64.params)
+  with np.load(path, allow_pickle=False) as z:
+    assert sorted(z.files) == ["b0", "b1", "w0", "w1"]
+    assert all(z[k].dtype == np.float64 for k in z.files)
+  back = jbp.load_params(path)
+  for a, b in zip(jax.tree_util.tree_leaves(back), jax.tree_util.tree_leaves(ex64.params)):
+    np.testing.assert_array_equal(a, b)  # identical arrays, not merely close
+  assert [p for p in os.listdir(tmp_path)] == ["p.npz"]  # no temporary file left behind
+
+
+def test_existing_files_kept_unless_force(tmp_path):
+  path = str(tmp_path / "s.json")
+  save_json(path, {"v": 1})
+  with pytest.raises(FileExistsError, match=r"s.json exists; pass --force"):
+    save_json(path, {"v": 2})
+  assert open(path).read().strip().endswith("}") and '"v": 1' in open(path).read()
+  save_json(path, {"v": 2}, force=True)
+  assert '"v": 2' in open(path).read()
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+  path = str(tmp_path / "x.bin")
+  atomic_write(path, lambda f: f.write(b"old"))
+
+  def fails(f):
+    f.write(b"half")
+    raise RuntimeError("disk full")
+
+  with pytest.raises(RuntimeError):
+    atomic_write(path, fails, force=True)
+  assert open(path, "rb").read() == b"old"
+  assert os.listdir(tmp_path) == ["x.bin"]
+
+
+def test_object_arrays_are_refused(tmp_path):
+  with pytest.raises(TypeError, match="holds Python objects"):
+    save_npz(str(tmp_path / "o.npz"), {"a": np.array([{}, 1], dtype=object)})
+
+
+def test_unwritable_paths(tmp_path):
+  with pytest.raises(ValueError, match=r"folder .*missing does not exist"):
+    save_json(str(tmp_path / "missing" / "s.json"), {})
+  with pytest.raises(ValueError, match=r"is a folder"):
+    save_json(str(tmp_path), {})
+
+
+@pytest.mark.parametrize("update", ["simultaneous", "sequential"])
+def test_chunked_equals_uninterrupted_bit_for_bit(ex64, update, monkeypatch):
+  kw = dict(learning_rate=0.5, update=update)
+  want_p, want_l = jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=600, record_every=20, **kw)
+  calls = []
+  real_train = _progress.train
+  monkeypatch.setattr(_progress, "train", lambda *a, **k: calls.append(k["steps"]) or real_train(*a, **k))
+  seen = []
+  run = jbp.train_chunked(ex64.params, ex64.inputs, ex64.targets, steps=600, chunk_steps=140, record_every=20,
+                          callback=lambda done, loss: seen.append(done), **kw)
+  # The same compiled chunk each time (steps is static), plus one shorter last chunk.
+  assert calls == [140, 140, 140, 140, 40]
+  assert seen == [140, 280, 420, 560, 600]
+  assert run.steps_done == 600 and not run.interrupted
+  np.testing.assert_array_equal(run.losses, want_l)
+  for a, b in zip(jax.tree_util.tree_leaves(run.params), jax.tree_util.tree_leaves(want_p)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_interrupt_keeps_the_completed_chunks(ex64):
+  def stop_at_third(done, loss):
+    if done == 300:
+      raise KeyboardInterrupt
+
+  run = jbp.train_chunked(ex64.params, ex64.inputs, ex64.targets, steps=1000, chunk_steps=100,
+                          record_every=10, learning_rate=0.5, callback=stop_at_third, catch_interrupt=True)
+  assert run.interrupted and run.steps_done == 300 and run.losses.shape == (31,)
+  want_p, want_l = jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=300, record_every=10,
+                             learning_rate=0.5)
+  np.testing.assert_array_equal(run.losses, want_l)
+  np.testing.assert_array_equal(run.params[0].w, want_p[0].w)
+  with pytest.raises(KeyboardInterrupt):
+    jbp.train_chunked(ex64.params, ex64.inputs, ex64.targets, steps=1000, chunk_steps=100, record_every=10,
+                      learning_rate=0.5, callback=stop_at_third)
+
+
+def test_chunked_rejects():
+  ex = jbp.worked_example()
+  with pytest.raises(ValueError, match=r"chunk_steps: expected a multiple of record_every=10, got 15"):
+    jbp.train_chunked(ex.params, ex.inputs, ex.targets, steps=100, chunk_steps=15, record_every=10,
+                      learning_rate=0.5)
+  import optax
+  with pytest.raises(ValueError, match=r"optimizer: the sequential update order is defined for plain SGD"):
+    jbp.train_chunked(ex.params, ex.inputs, ex.targets, steps=100, chunk_steps=10, optimizer=optax.adam(0.1),
+                      update="sequential")
+  with pytest.raises(ValueError, match=r"learning_rate: expected None when optimizer is given"):
+    jbp.train_chunked(ex.params, ex.inputs, ex.targets, steps=100, chunk_steps=10, optimizer=optax.adam(0.1),
+                      learning_rate=0.5)
+
+
+@pytest.mark.parametrize("trainable", ["weights"])  # the masked path; "all" is optax alone
+def test_chunked_optimizer_carries_its_state(x64, trainable):
+  import optax
+
+  ex = jbp.xor(jnp.float64)
+  opt = optax.adam(0.05)
+  kw = dict(steps=300, record_every=10, optimizer=opt, trainable=trainable)
+  one = jbp.train_chunked(ex.params, ex.inputs, ex.targets, chunk_steps=300, **kw)
+  run = jbp.train_chunked(ex.params, ex.inputs, ex.targets, chunk_steps=70, **kw)
+  want_p, want_l = jbp.train(ex.params, ex.inputs, ex.targets, **kw)
+  for other in (one, run):  # Adam's moments carried across chunks: the same numbers, bit for bit
+    np.testing.assert_array_equal(other.losses, want_l)
+    for a, b in zip(jax.tree_util.tree_leaves(other.params), jax.tree_util.tree_leaves(want_p)):
+      np.testing.assert_array_equal(a, b)
+
+
+def test_default_chunk():
+  assert _progress.default_chunk(10_000, 10) == 200
+  assert _progress.default_chunk(10**9, 1) == 50_000
+  assert _progress.default_chunk(30, 1) == 1
+  assert _progress.default_chunk(1000, 1000) == 1000
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_are_pngs(tmp_path):
+  steps = np.arange(0, 110, 10)
+  a = np.exp(-steps / 30.0)
+  p = jbp.plot_losses({"simultaneous": (steps, a), "sequential": (steps, a * 0.99)}, str(tmp_path / "l.png"))
+  q = jbp.plot_population(np.exp(np.random.default_rng(0).normal(-5, 2, (3, 40))), str(tmp_path / "p.png"),
+                          threshold=1e-3, learning_rates=[0.1, 0.5, 2.0])
+  for f in (p, q):
+    data = open(f, "rb").read()
+    assert data.startswith(PNG) and len(data) > 10_000
+  with pytest.raises(FileExistsError):
+    jbp.plot_losses({"a": (steps, a)}, p)
+
+
+def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path):
+  for name in list(sys.modules):
+    if name == "matplotlib" or name.startswith("matplotlib."):
+      monkeypatch.delitem(sys.modules, name)
+  monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+  with pytest.raises(ImportError, match=r"plot: matplotlib is not installed; install it with: pip install"):
+    jbp.plot_losses({"a": ([0, 1], [1.0, 0.5])}, str(tmp_path / "x.png"))
+  assert not os.listdir(tmp_path)
+
+
+def test_float32_data_path():
+  # load_csv gives float64 NumPy arrays; training casts them to the params' dtype.
+  ex = jbp.worked_example()
+  _, losses = jbp.train(ex.params, np.asarray([0.05, 0.1]), np.asarray([0.01, 0.99]), steps=2,
+                        learning_rate=0.5)
+  assert losses.dtype == jnp.float32
