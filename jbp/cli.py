@@ -192,19 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   "stops and saves what was done).",
                       epilog=TRAIN_EXAMPLES, formatter_class=_RAW)
   _add_network_options(tr)
-  tr.add_argument("--steps", type=_positive_int("steps"), default=10_000, help="updates (default 10000)")
   tr.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd",
                   help="sgd (default; either update order), or momentum / adam via optax "
                        "(simultaneous order)")
   tr.add_argument("--momentum", type=_number, default=0.9, help="momentum of --optimizer momentum (0.9)")
-  tr.add_argument("--record-every", type=_positive_int("record-every"), dest="record_every",
-                  help="record the loss every this many steps; must divide --steps (default: about "
-                       "1000 records)")
-  tr.add_argument("--out", metavar="DIR", help="save params.npz, losses.npz and summary.json in DIR")
-  tr.add_argument("--plot", metavar="PNG", help="write the loss curve (log axis) to PNG; for the worked "
-                                                "example with sgd, both update orders")
-  tr.add_argument("--force", action="store_true", help="overwrite existing output files")
-  tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+  _add_run_options(tr, records=1000, out="params.npz, losses.npz and summary.json",
+                   plot="the loss curve (log axis); for the worked example with sgd, both update orders")
   tr.set_defaults(func=cmd_train)
 
   en = sub.add_parser("ensemble", help="train a population of random initializations at once",
@@ -220,17 +213,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "sweep: every member trained with every rate")
   en.add_argument("--threshold", type=_number, default=1e-3,
                   help="a member has converged when its final loss is below this (default 0.001)")
-  en.add_argument("--steps", type=_positive_int("steps"), default=10_000, help="updates (default 10000)")
-  en.add_argument("--record-every", type=_positive_int("record-every"), dest="record_every",
-                  help="record the loss every this many steps; must divide --steps (default: about 100 "
-                       "records)")
-  en.add_argument("--out", metavar="DIR", help="save losses.npz and summary.json in DIR")
-  en.add_argument("--plot", metavar="PNG", help="write the distribution of final losses and the "
-                                                "convergence map (learning rate x initialization) to PNG")
-  en.add_argument("--force", action="store_true", help="overwrite existing output files")
-  en.add_argument("--no-progress", action="store_true", help="no progress bar")
+  _add_run_options(en, records=100, out="losses.npz and summary.json",
+                   plot="the distribution of final losses and the convergence map (learning rate x "
+                        "initialization)")
   en.set_defaults(func=cmd_ensemble)
   return parser
+
+
+def _add_run_options(p, *, records: int, out: str, plot: str):
+  """The options `train` and `ensemble` share: steps, recording, output files, progress."""
+  p.add_argument("--steps", type=_positive_int("steps"), default=10_000, help="updates (default 10000)")
+  p.add_argument("--record-every", type=_positive_int("record-every"), dest="record_every",
+                 help="record the loss every this many steps; must divide --steps (default: about "
+                      f"{records} records)")
+  p.add_argument("--out", metavar="DIR", help=f"save {out} in DIR")
+  p.add_argument("--plot", metavar="PNG", help=f"write to PNG: {plot}")
+  p.add_argument("--force", action="store_true", help="overwrite existing output files")
+  p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def _enable_x64(enabled: bool):

@@ -1,0 +1,86 @@
+"""Every Python code block in README.md runs, so README cannot rot.
+
+The blocks are run in order in one fresh process (later blocks may use names from earlier
+ones), as a reader pasting them into a Python session would. Printed comments of the form
+``print(...)  # value`` are checked: the printed line must start with the commented value.
+"""
+
+import os
+import pathlib
+import re
+import shlex
+import subprocess
+import sys
+
+README = pathlib.Path(__file__).parent.parent / "README.md"
+
+
+def python_blocks(text):
+  return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_readme_has_python_blocks():
+  assert len(python_blocks(README.read_text())) >= 1
+
+
+def test_readme_python_blocks_run_and_print_what_they_say():
+  blocks = python_blocks(README.read_text())
+  code = "\n".join(blocks)
+  expected = [m.group(1).strip() for m in re.finditer(r"^\s*print\(.*\)\s+#\s*(.+)$", code, flags=re.M)]
+  env = dict(os.environ, JAX_PLATFORMS="cpu", MPLBACKEND="Agg",
+             PYTHONPATH=str(README.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                     env=env, cwd=README.parent)
+  assert r.returncode == 0, r.stderr[-3000:]
+  printed = r.stdout.strip().splitlines()
+  assert len(printed) >= len(expected)
+  # Each commented value appears, in order, at the start of a printed line.
+  i = 0
+  for want in expected:
+    want = want.split(" ")[0].rstrip(".")
+    while i < len(printed) and not printed[i].strip().startswith(want):
+      i += 1
+    assert i < len(printed), f"README says a print gives {want!r}; printed: {printed}"
+    i += 1
+
+
+def test_readme_jbp_commands_run():
+  """Each `jbp ...` line of README's bash blocks runs and exits 0 (the install lines are what CI runs)."""
+  text = README.read_text()
+  lines = [l.split("#")[0].strip() for b in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+           for l in b.splitlines()]
+  commands = [shlex.split(l)[1:] for l in lines if l.startswith("jbp ")]
+  assert len(commands) >= 3
+  code = ("import sys, contextlib, io\nfrom jbp.cli import main\n"
+          f"for argv in {commands!r}:\n"
+          "  out = io.StringIO()\n"
+          "  with contextlib.redirect_stdout(out):\n"
+          "    rc = main(argv)\n"
+          "  assert rc == 0 and out.getvalue().strip(), (argv, rc)\n"
+          "print('ran', len(" + repr(commands) + "))\n")
+  env = dict(os.environ, JAX_PLATFORMS="cpu", MPLBACKEND="Agg",
+             PYTHONPATH=str(README.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+  assert r.returncode == 0, r.stderr[-3000:]
+  assert r.stdout.strip() == f"ran {len(commands)}"
+
+
+def test_readme_sample_output_is_what_the_command_prints():
+  """A ```text block that starts with `$ jbp ...` shows lines the command really prints, in order."""
+  samples = re.findall(r"^```text\n\$ (jbp[^\n]*)\n(.*?)^```", README.read_text(), flags=re.S | re.M)
+  assert samples
+  env = dict(os.environ, JAX_PLATFORMS="cpu",
+             PYTHONPATH=str(README.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  for command, shown in samples:
+    r = subprocess.run([sys.executable, "-m", "jbp", *shlex.split(command)[1:]], capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    printed = r.stdout.splitlines()
+    i = 0
+    for line in shown.splitlines():
+      if line.strip() == "...":
+        continue
+      while i < len(printed) and printed[i] != line:
+        i += 1
+      assert i < len(printed), f"README shows {line!r} for `{command}`, which does not print it (in order)"
+      i += 1
