@@ -149,14 +149,35 @@ def atomic_write(path, write, *, force=False, name="out"):
       write(f)
       f.flush()
       os.fsync(f.fileno())
-    if os.path.exists(path) and not force:  # appeared while we were writing
-      raise FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
-    os.replace(tmp, path)
+    if force:
+      os.replace(tmp, path)
+    else:
+      _place_new(tmp, path, name)
   except BaseException:
     if os.path.exists(tmp):
       os.unlink(tmp)
     raise
   return path
+
+
+def _place_new(tmp, path, name):
+  """Moves ``tmp`` to ``path`` only if ``path`` does not exist, atomically where the OS allows.
+
+  A hard link fails if the target exists, so a file that appears while we write is
+  never replaced; where the file system has no hard links, fall back to a check and
+  a rename (a window of microseconds).
+  """
+  exists = FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
+  try:
+    os.link(tmp, path)
+  except FileExistsError:
+    raise exists from None
+  except OSError:
+    if os.path.exists(path):
+      raise exists from None
+    os.replace(tmp, path)
+  else:
+    os.unlink(tmp)
 
 
 def save_npz(path, arrays: dict, *, force=False, name="out"):
