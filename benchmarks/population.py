@@ -193,6 +193,9 @@ def main(argv=None):
   parser.add_argument("--json", metavar="PATH", help="also write the rows and the machine to PATH")
   parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")],
                       help="comma-separated population sizes (default 1,100,10000,100000)")
+  parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS),
+                      help=f"comma-separated methods to run (default all: {','.join(METHODS)})")
+  parser.add_argument("--force", action="store_true", help="let --json replace an existing file")
   parser.add_argument("--case", nargs=4, metavar=("METHOD", "N", "STEPS", "RECORD_EVERY"),
                       help=argparse.SUPPRESS)  # internal: one case, printed as JSON
   args = parser.parse_args(argv)
@@ -200,6 +203,11 @@ def main(argv=None):
     method, n, steps, record_every = args.case
     print(json.dumps(run_case(method, int(n), int(steps), int(record_every))))
     return
+  unknown = [m for m in args.methods if m not in METHODS]
+  if unknown:
+    parser.error(f"--methods: expected names from {','.join(METHODS)}, got {','.join(unknown)}")
+  if args.json and os.path.exists(args.json) and not args.force:
+    parser.error(f"--json: {args.json} exists; pass --force to replace it")
   sizes = args.sizes or ([1, 100] if args.quick else [1, 100, 10_000, 100_000])
   steps, record_every = (20, 10) if args.quick else (10_000, 1_000)
   info = machine()
@@ -209,7 +217,7 @@ def main(argv=None):
         flush=True)
   rows = []
   for n in sizes:
-    for method in METHODS:
+    for method in args.methods:
       # --quick runs in this process (peak RSS is then the process's running peak).
       row = (run_case if args.quick else run_in_subprocess)(method, n, steps, record_every)
       rows.append(row)

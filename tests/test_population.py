@@ -256,6 +256,17 @@ def test_the_benchmark_runs_in_quick_mode(tmp_path):
   rows = json.loads(out.read_text())["rows"]
   assert {r["method"] for r in rows} == {"train_many", "jit(vmap(train))", "numpy"}
   assert all(r["network_steps_per_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+  # The results file is never replaced without --force; --methods picks the rows.
+  again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
+                          str(out), "--methods", "train_many"], capture_output=True, text=True, env=env,
+                         timeout=300)
+  assert again.returncode == 2 and "exists" in again.stderr
+  assert json.loads(out.read_text())["rows"] == rows
+  forced = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
+                           str(out), "--methods", "train_many", "--force"], capture_output=True, text=True,
+                          env=env, timeout=300)
+  assert forced.returncode == 0, forced.stderr
+  assert {r["method"] for r in json.loads(out.read_text())["rows"]} == {"train_many"}
 
 
 def test_auto_layout_unrolls_small_networks_on_cpus_only():
