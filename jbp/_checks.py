@@ -162,7 +162,7 @@ def check_params(params, *, name: str = "params", leading=()):
                        f"got shape {ws}: layer shapes do not chain")
     sizes.append(ws[0])
     for leaf, part in ((layer.w, "w"), (layer.b, "b")):
-      dt = jnp.result_type(leaf)
+      dt = leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf)
       if not jnp.issubdtype(dt, jnp.floating):
         raise TypeError(f"{name}[{i}].{part}: expected a floating dtype, got {dt}")
       if dtype is None:
