@@ -21,13 +21,10 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from jax import lax
 
 from jbp import _checks
-from jbp._activation import resolve_activation
-from jbp._network import REDUCTIONS, Layer, _loss, loss
-from jbp._train import train, trainable_mask
+from jbp._network import _loss, loss
+from jbp._train import _check_call, _make_optimizer, _optax_step, _scan_loop, train
 
 __all__ = ["Chunked", "train_chunked", "default_chunk"]
 
@@ -126,26 +123,10 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
 def _optimizer_chunks(params, x, y, optimizer, record_every, *, learning_rate=None, update="simultaneous",
                       activation="sigmoid", trainable="weights", reduction="sum"):
   """``(run_chunk, initial_state)`` for an optax optimizer, its state carried between chunks."""
-  sizes = _checks.check_params(params)
-  _checks.check_data(x, y, sizes)
-  if not isinstance(optimizer, optax.GradientTransformation):
-    raise TypeError(f"optimizer: expected an optax GradientTransformation such as optax.adam(1e-2), "
-                    f"got {type(optimizer).__name__}")
-  if update != "simultaneous":
-    raise ValueError(f"optimizer: the sequential update order is defined for plain SGD only; pass "
-                     f"learning_rate=... and no optimizer, got update={update!r} with an optimizer")
-  if learning_rate is not None:
-    raise ValueError("learning_rate: expected None when optimizer is given (the optimizer carries its "
-                     f"own learning rate), got {learning_rate!r}")
-  _checks.check_choice("reduction", reduction, REDUCTIONS)
-  act = resolve_activation(activation)
-  mask = trainable_mask(params, trainable)
-  dtype = jnp.result_type(params[0].w)
-  if all(w and b for w, b in mask):
-    opt = optimizer
-  else:  # frozen leaves get zero updates and no state, as in jbp.train
-    labels = tuple(Layer("train" if w else "freeze", "train" if b else "freeze") for w, b in mask)
-    opt = optax.multi_transform({"train": optimizer, "freeze": optax.set_to_zero()}, labels)
+  _, record_every, act, mask, dtype = _check_call(params, x, y, record_every, record_every, update,
+                                                  activation, optimizer, trainable, reduction,
+                                                  learning_rate)
+  opt = _make_optimizer(optimizer, None, mask)  # frozen leaves: zero updates, no state, as jbp.train
   xd, yd = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
 
   def run_chunk(p, state, n):
@@ -158,16 +139,6 @@ def _optimizer_chunks(params, x, y, optimizer, record_every, *, learning_rate=No
 @functools.partial(jax.jit, static_argnames=("steps", "record_every", "act", "opt", "reduction"))
 def _opt_chunk(params, state, x, y, *, steps, record_every, act, opt, reduction):
   """``steps`` optimizer updates from ``(params, state)``; losses as :func:`jbp.train` records them."""
-
-  def step(carry, _):
-    p, s = carry
-    E, g = jax.value_and_grad(_loss)(p, x, y, act, reduction)
-    updates, s = opt.update(g, s, p)
-    return (optax.apply_updates(p, updates), s), E
-
-  def record(carry, _):
-    carry, Es = lax.scan(step, carry, None, length=record_every)
-    return carry, Es[0]
-
-  (p, s), recorded = lax.scan(record, (params, state), None, length=steps // record_every)
+  (p, s), recorded = _scan_loop(_optax_step(opt, x, y, act, reduction), (params, state), steps,
+                                record_every)
   return p, s, jnp.concatenate([recorded, _loss(p, x, y, act, reduction)[None]])

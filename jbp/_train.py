@@ -65,6 +65,31 @@ def _make_optimizer(optimizer, learning_rate, mask):
   return optax.multi_transform({"train": opt, "freeze": optax.set_to_zero()}, _labels(mask))
 
 
+def _optax_step(opt, x, y, act, reduction):
+  """One simultaneous update by an optax optimizer: ``(params, state) -> ((params, state), E_before)``."""
+
+  def step_fn(c):
+    p, state = c
+    E, g = jax.value_and_grad(_loss)(p, x, y, act, reduction)
+    updates, state = opt.update(g, state, p)
+    return (optax.apply_updates(p, updates), state), E
+
+  return step_fn
+
+
+def check_optimizer(optimizer, update, learning_rate):
+  """An optax optimizer is for the simultaneous order, and carries its own learning rate."""
+  if update == "sequential":
+    raise ValueError(f"optimizer: the sequential update order is defined for plain SGD only; "
+                     f"pass learning_rate=... and no optimizer, got optimizer={optimizer!r}")
+  if not isinstance(optimizer, optax.GradientTransformation):
+    raise TypeError(f"optimizer: expected an optax GradientTransformation such as "
+                    f"optax.adam(1e-2), got {type(optimizer).__name__}")
+  if learning_rate is not None:
+    raise ValueError("learning_rate: expected None when optimizer is given (the optimizer "
+                     f"carries its own learning rate), got {learning_rate!r}")
+
+
 def _sequential_step(params, x, y, lr, act, reduction, mask):
   def step(l, layer, grad):
     w = layer.w - lr * grad.w if mask[l][0] else layer.w
@@ -122,12 +147,7 @@ def _general(params, x, y, lr, *, steps, record_every, update, act, optimizer, m
     carry = params
   else:
     opt = _make_optimizer(optimizer, lr, mask)
-
-    def step_fn(c):
-      p, state = c
-      E, g = jax.value_and_grad(_loss)(p, x, y, act, reduction)
-      updates, state = opt.update(g, state, p)
-      return (optax.apply_updates(p, updates), state), E
+    step_fn = _optax_step(opt, x, y, act, reduction)
     carry = (params, opt.init(params))
 
   carry, recorded = _scan_loop(step_fn, carry, steps, record_every)
@@ -185,7 +205,7 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
   (11,)
   """
   steps, record_every, act, mask, dtype = _check_call(params, x, y, steps, record_every, update, activation,
-                                                      optimizer, trainable, reduction)
+                                                      optimizer, trainable, reduction, learning_rate)
   if optimizer is None and type(learning_rate) is float and 0.0 < learning_rate < math.inf:
     # The common case, checked without NumPy's machinery. A host scalar, not jnp.asarray:
     # jit's dispatch takes it for a few microseconds, where a device array costs ~70 µs.
@@ -197,8 +217,9 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
                 mask=mask, reduction=reduction)
 
 
-def _check_call(params, x, y, steps, record_every, update, activation, optimizer, trainable, reduction):
-  """Every check of the call but the learning rate's; returns (steps, record_every, act, mask, dtype)."""
+def _check_call(params, x, y, steps, record_every, update, activation, optimizer, trainable, reduction,
+                learning_rate=None):
+  """Every check of a call but the learning rate's value; -> (steps, record_every, act, mask, dtype)."""
   sizes = _checks.check_params(params)
   _checks.check_data(x, y, sizes)
   steps = _checks.check_int("steps", steps)
@@ -209,21 +230,13 @@ def _check_call(params, x, y, steps, record_every, update, activation, optimizer
   mask = trainable_mask(params, trainable)
   dtype = np.dtype(params[0].w.dtype) if hasattr(params[0].w, "dtype") else jnp.result_type(params[0].w)
   if optimizer is not None:
-    if update == "sequential":
-      raise ValueError(f"optimizer: the sequential update order is defined for plain SGD only; "
-                       f"pass learning_rate=... and no optimizer, got optimizer={optimizer!r}")
-    if not isinstance(optimizer, optax.GradientTransformation):
-      raise TypeError(f"optimizer: expected an optax GradientTransformation such as "
-                      f"optax.adam(1e-2), got {type(optimizer).__name__}")
+    check_optimizer(optimizer, update, learning_rate)
   return steps, record_every, act, mask, dtype
 
 
 def _learning_rate(learning_rate, optimizer, update, dtype):
   """The learning rate as a 0-d array of ``dtype``, checked (zero when an optimizer carries its own)."""
   if optimizer is not None:
-    if learning_rate is not None:
-      raise ValueError("learning_rate: expected None when optimizer is given (the optimizer "
-                       f"carries its own learning rate), got {learning_rate!r}")
     return np.zeros((), dtype)
   _checks.check_learning_rate(learning_rate)
   return _as_dtype(learning_rate, dtype)
