@@ -1,14 +1,23 @@
-"""Network-steps per second of jbp.train_many against two baselines, on the worked example.
+"""Network-steps per second of jbp.train_many against three baselines, on the worked example.
 
 Every case trains a population of n 2-2-2 sigmoid networks (the worked example's
 shape, each member its own uniform [0, 1) initialization, shared biases fixed, plain
 gradient descent, learning rate 0.5, float32) for 10,000 full-batch steps and records
-the loss every 1,000 steps. Three implementations:
+the loss every 1,000 steps. Four implementations:
 
-* ``train_many``: ``jbp.train_many`` (it picks its own layout: population axis last).
+* ``train_many``: ``jbp.train_many`` (on a CPU: the unrolled form, population last, in
+  cache-sized blocks).
+* ``C SIMD``: the same loop in C, written here and compiled with ``cc -O3 -march=native
+  -fopenmp``: the population in the vector lanes (8 members a 256-bit vector, glibc's
+  vector ``expf``), each block of 16 members held in registers through all the steps,
+  the blocks split over 2 threads (``OMP_NUM_THREADS=2``).
 * ``jit(vmap(train))``: the naive JAX program, written here: one network's step with
-  ``jax.grad``, a ``lax.scan`` over steps, ``jax.vmap`` over members, ``jax.jit``.
+  ``jax.grad`` of ``w @ a``, a ``lax.scan`` over steps, ``jax.vmap`` over members, ``jax.jit``.
 * ``numpy``: the same training loop in NumPy, vectorized over the population.
+
+``--big`` measures populations past the cache instead: ``train_many`` alone,
+``record="final"``, 100 steps, n = 100,000, 1,000,000 and 10,000,000, with the bytes of
+the params and the recorded losses beside the peak memory the run added.
 
 Each case runs in its own subprocess, so its peak resident memory
 (``resource.getrusage(...).ru_maxrss``, which includes the Python and JAX runtime)
@@ -18,7 +27,8 @@ machine shared with other work it shows whether the case had the cores it could 
 
 Usage::
 
-    python benchmarks/population.py                 # n = 1, 100, 10,000, 100,000
+    python benchmarks/population.py                 # n = 100, 10,000, 100,000
+    python benchmarks/population.py --big           # n = 1e5, 1e6, 1e7, 100 steps, final loss only
     python benchmarks/population.py --quick         # a smoke test: n = 1, 100; 20 steps
     python benchmarks/population.py --json out.json
 """
@@ -26,16 +36,21 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
-METHODS = ("train_many", "jit(vmap(train))", "numpy")
+METHODS = ("train_many", "C SIMD", "jit(vmap(train))", "numpy")
 LEARNING_RATE = 0.5
+C_FLAGS = ["-O3", "-march=native", "-fopenmp"]
+C_THREADS = 2
 
 
 def _population(n):
@@ -46,6 +61,9 @@ def _population(n):
   return jbp.init_many(jax.random.key(0), n, (2, 2, 2), method="uniform", shared_bias=True)
 
 
+UNROLL = int(os.environ.get("JBP_BENCH_UNROLL", "1"))  # train_many's unroll, set by --unroll
+
+
 def _case_train_many(n, steps, record_every):
   import jax
 
@@ -53,12 +71,104 @@ def _case_train_many(n, steps, record_every):
 
   ex = jbp.worked_example()
   pop = _population(n)
+  record = dict(record="final") if record_every == steps else dict(record_every=record_every)
   run = jax.jit(lambda p: jbp.train_many(p, ex.inputs, ex.targets, steps=steps,
-                                         learning_rate=LEARNING_RATE, record_every=record_every))
+                                         learning_rate=LEARNING_RATE, unroll=UNROLL, **record))
   compiled = run.lower(pop).compile()
+  jax.block_until_ready(pop)
+  base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
   with _Clock() as clock:
     res = jax.block_until_ready(compiled(pop))
+  clock.added_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+  clock.data_bytes = sum(a.nbytes for a in jax.tree_util.tree_leaves(pop)) + res.losses.nbytes
   return clock, float(res.losses[:, -1].mean())
+
+
+C_SOURCE = r"""
+/* The worked example for a population, population in the vector lanes: 8 members a 256-bit
+   vector, K vectors a block, each block's weights held in registers through all the steps. */
+#include <immintrin.h>
+#define K 2
+typedef float v8 __attribute__((vector_size(32)));
+__m256 _ZGVdN8v_expf(__m256); /* glibc's vector expf (libmvec) */
+static inline v8 sig(v8 v) { return 1.0f / (1.0f + (v8)_ZGVdN8v_expf((__m256)(-v))); }
+
+/* w[q * n + m]: weight q (w1..w8) of member m; losses[m * R + r], R = steps / record_every + 1. */
+void train(long n, int steps, int record_every, float lr, float *w, const float *b1, const float *b2,
+           const float *x, const float *y, float *losses) {
+  const int R = steps / record_every + 1;
+  const float x0 = x[0], x1 = x[1], y0 = y[0], y1 = y[1];
+  const long B = 8 * K;
+  #pragma omp parallel for schedule(static)
+  for (long m0 = 0; m0 < n; m0 += B) {
+    v8 W[8][K], c1[K], c2[K];
+    const long len = n - m0 < B ? n - m0 : B;
+    for (int k = 0; k < K; k++)
+      for (int l = 0; l < 8; l++) {
+        long m = m0 + (k * 8 + l < len ? k * 8 + l : 0);
+        for (int q = 0; q < 8; q++) W[q][k][l] = w[q * n + m];
+        c1[k][l] = b1[m]; c2[k][l] = b2[m];
+      }
+    for (int s = 0; s <= steps; s++) {
+      for (int k = 0; k < K; k++) {
+        v8 h0 = sig(W[0][k] * x0 + W[1][k] * x1 + c1[k]), h1 = sig(W[2][k] * x0 + W[3][k] * x1 + c1[k]);
+        v8 o0 = sig(W[4][k] * h0 + W[5][k] * h1 + c2[k]), o1 = sig(W[6][k] * h0 + W[7][k] * h1 + c2[k]);
+        if (s % record_every == 0) {
+          v8 E = 0.5f * ((y0 - o0) * (y0 - o0) + (y1 - o1) * (y1 - o1));
+          for (int l = 0; l < 8 && k * 8 + l < len; l++)
+            losses[(m0 + k * 8 + l) * R + s / record_every] = E[l];
+        }
+        if (s == steps) continue;
+        v8 d0 = (o0 - y0) * o0 * (1 - o0), d1 = (o1 - y1) * o1 * (1 - o1);
+        v8 e0 = (d0 * W[4][k] + d1 * W[6][k]) * h0 * (1 - h0);
+        v8 e1 = (d0 * W[5][k] + d1 * W[7][k]) * h1 * (1 - h1);
+        W[4][k] -= lr * d0 * h0; W[5][k] -= lr * d0 * h1; W[6][k] -= lr * d1 * h0; W[7][k] -= lr * d1 * h1;
+        W[0][k] -= lr * e0 * x0; W[1][k] -= lr * e0 * x1; W[2][k] -= lr * e1 * x0; W[3][k] -= lr * e1 * x1;
+      }
+    }
+    for (int k = 0; k < K; k++)
+      for (int l = 0; l < 8 && k * 8 + l < len; l++)
+        for (int q = 0; q < 8; q++) w[q * n + m0 + k * 8 + l] = W[q][k][l];
+  }
+}
+"""
+
+
+def build_c_simd(folder):
+  """Compiles the C loop into ``folder``; returns its ``train`` function, or raises RuntimeError why not."""
+  cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+  if not cc:
+    raise RuntimeError("no C compiler found")
+  src, lib = os.path.join(folder, "population.c"), os.path.join(folder, "population.so")
+  with open(src, "w") as f:
+    f.write(C_SOURCE)
+  proc = subprocess.run([cc, *C_FLAGS, "-shared", "-fPIC", "-o", lib, src, "-lmvec", "-lm"],
+                        capture_output=True, text=True)
+  if proc.returncode:
+    raise RuntimeError(f"{cc} {' '.join(C_FLAGS)} failed: {proc.stderr.strip()[:300]}")
+  return ctypes.CDLL(lib).train
+
+
+def _case_c_simd(n, steps, record_every):
+  import numpy as np
+
+  import jbp
+
+  with tempfile.TemporaryDirectory() as tmp:
+    train = build_c_simd(tmp)
+  floats = ctypes.POINTER(ctypes.c_float)
+  train.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_float] + [floats] * 6
+  ex = jbp.worked_example()
+  pop = _population(n)
+  w = np.ascontiguousarray(np.concatenate([np.asarray(pop[0].w).reshape(n, 4).T,
+                                           np.asarray(pop[1].w).reshape(n, 4).T]), np.float32)
+  b1, b2 = (np.ascontiguousarray(pop[l].b, np.float32) for l in (0, 1))
+  x, y = (np.ascontiguousarray(a, np.float32) for a in (ex.inputs, ex.targets))
+  losses = np.zeros((n, steps // record_every + 1), np.float32)
+  ptr = lambda a: a.ctypes.data_as(floats)
+  with _Clock() as clock:
+    train(n, steps, record_every, LEARNING_RATE, ptr(w), ptr(b1), ptr(b2), ptr(x), ptr(y), ptr(losses))
+  return clock, float(losses[:, -1].mean())
 
 
 def _case_naive(n, steps, record_every):
@@ -142,21 +252,26 @@ class _Clock:
     self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-CASES = {"train_many": _case_train_many, "jit(vmap(train))": _case_naive, "numpy": _case_numpy}
+CASES = {"train_many": _case_train_many, "C SIMD": _case_c_simd, "jit(vmap(train))": _case_naive,
+         "numpy": _case_numpy}
 
 
 def run_case(method, n, steps, record_every):
   """Runs one case in this process and returns its row."""
   clock, mean_final = CASES[method](n, steps, record_every)
   peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-  return dict(method=method, n=n, steps=steps, seconds=clock.wall, cpu_seconds=clock.cpu,
-              network_steps_per_s=n * steps / clock.wall, peak_rss_mib=peak_kib / 1024,
-              mean_final_loss=mean_final)
+  row = dict(method=method, n=n, steps=steps, seconds=clock.wall, cpu_seconds=clock.cpu,
+             network_steps_per_s=n * steps / clock.wall, peak_rss_mib=peak_kib / 1024,
+             mean_final_loss=mean_final)
+  if hasattr(clock, "added_kib"):
+    row.update(added_mib=clock.added_kib / 1024, data_mib=clock.data_bytes / 2**20)
+  return row
 
 
 def run_in_subprocess(method, n, steps, record_every):
   cmd = [sys.executable, os.path.abspath(__file__), "--case", method, str(n), str(steps), str(record_every)]
-  proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+  env = dict(os.environ, OMP_NUM_THREADS=str(C_THREADS))
+  proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
   if proc.returncode != 0:
     raise RuntimeError(f"case {method} n={n} failed:\n{proc.stderr}")
   return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -177,25 +292,42 @@ def machine():
 
 
 def table(rows):
-  naive = {r["n"]: r["network_steps_per_s"] for r in rows if r["method"] == "jit(vmap(train))"}
-  lines = ["| n | method | network-steps/s | vs jit(vmap(train)) | seconds | cores busy | peak RSS (MiB) |",
-           "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+  speed = {(r["n"], r["method"]): r["network_steps_per_s"] for r in rows}
+  lines = ["| n | method | network-steps/s | x C SIMD | x jit(vmap(train)) | seconds | cores busy "
+           "| peak RSS (MiB) |",
+           "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for r in rows:
-    ratio = r["network_steps_per_s"] / naive[r["n"]] if r["n"] in naive else float("nan")
-    lines.append(f"| {r['n']:,} | {r['method']} | {r['network_steps_per_s']:.3g} | {ratio:.2f}x | "
-                 f"{r['seconds']:.2f} | {r['cpu_seconds'] / r['seconds']:.2f} | {r['peak_rss_mib']:.0f} |")
+    ratio = lambda m, r=r: r["network_steps_per_s"] / speed.get((r["n"], m), float("nan"))
+    lines.append(f"| {r['n']:,} | {r['method']} | {r['network_steps_per_s']:.3g} | {ratio('C SIMD'):.2f} | "
+                 f"{ratio('jit(vmap(train))'):.2f} | {r['seconds']:.2f} | "
+                 f"{r['cpu_seconds'] / r['seconds']:.2f} | {r['peak_rss_mib']:.0f} |")
+  return "\n".join(lines)
+
+
+def big_table(rows):
+  base = next((r["network_steps_per_s"] for r in rows if r["n"] == min(x["n"] for x in rows)), None)
+  lines = ["| n | network-steps/s | x smallest n | seconds | cores busy | params + losses (MiB) "
+           "| memory added by the run (MiB) | added / (params + losses) |",
+           "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+  for r in rows:
+    lines.append(f"| {r['n']:,} | {r['network_steps_per_s']:.3g} | {r['network_steps_per_s'] / base:.2f} | "
+                 f"{r['seconds']:.2f} | {r['cpu_seconds'] / r['seconds']:.2f} | {r['data_mib']:.0f} | "
+                 f"{r['added_mib']:.0f} | {r['added_mib'] / r['data_mib']:.2f} |")
   return "\n".join(lines)
 
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true", help="n = 1, 100; 20 steps; one process")
+  parser.add_argument("--big", action="store_true",
+                      help="past the cache: train_many alone, n = 1e5, 1e6, 1e7, 100 steps, final loss only")
   parser.add_argument("--json", metavar="PATH", help="also write the rows and the machine to PATH")
   parser.add_argument("--sizes", type=lambda s: [int(v) for v in s.split(",")],
                       help="comma-separated population sizes (default 1,100,10000,100000)")
   parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS),
                       help=f"comma-separated methods to run (default all: {','.join(METHODS)})")
   parser.add_argument("--force", action="store_true", help="let --json replace an existing file")
+  parser.add_argument("--unroll", type=int, default=1, help="train_many's unroll: steps a loop iteration")
   parser.add_argument("--case", nargs=4, metavar=("METHOD", "N", "STEPS", "RECORD_EVERY"),
                       help=argparse.SUPPRESS)  # internal: one case, printed as JSON
   args = parser.parse_args(argv)
@@ -206,10 +338,24 @@ def main(argv=None):
   unknown = [m for m in args.methods if m not in METHODS]
   if unknown:
     parser.error(f"--methods: expected names from {','.join(METHODS)}, got {','.join(unknown)}")
+  os.environ["JBP_BENCH_UNROLL"] = str(args.unroll)  # for the cases' subprocesses
+  global UNROLL
+  UNROLL = args.unroll
+  if "C SIMD" in args.methods:
+    try:
+      with tempfile.TemporaryDirectory() as tmp:
+        build_c_simd(tmp)
+    except RuntimeError as e:  # no compiler, or not an x86-64 with AVX2 and glibc's vector math
+      print(f"# C SIMD left out: {e}", flush=True)
+      args.methods = [m for m in args.methods if m != "C SIMD"]
   if args.json and os.path.exists(args.json) and not args.force:
     parser.error(f"--json: {args.json} exists; pass --force to replace it")
-  sizes = args.sizes or ([1, 100] if args.quick else [1, 100, 10_000, 100_000])
-  steps, record_every = (20, 10) if args.quick else (10_000, 1_000)
+  if args.big:
+    sizes = args.sizes or [100_000, 1_000_000, 10_000_000]
+    steps, record_every, args.methods = 100, 100, ["train_many"]
+  else:
+    sizes = args.sizes or ([1, 100] if args.quick else [100, 10_000, 100_000])
+    steps, record_every = (20, 10) if args.quick else (10_000, 1_000)
   info = machine()
   print(f"# {info['cpu']}, {info['cores']} cores, jax {info['jax']}, devices {info['devices']}, "
         f"load average {info['load_average_1min']:.2f}", flush=True)
@@ -223,7 +369,7 @@ def main(argv=None):
       rows.append(row)
       print(f"#   n={n:,} {method}: {row['network_steps_per_s']:.3g} network-steps/s, "
             f"{row['seconds']:.2f} s, mean final loss {row['mean_final_loss']:.6g}", flush=True)
-  print(table(rows))
+  print(big_table(rows) if args.big else table(rows))
   if args.json:
     with open(args.json, "w") as f:
       json.dump(dict(machine=info, steps=steps, record_every=record_every, rows=rows), f, indent=1)

@@ -6,6 +6,8 @@ must agree with jbp's (same dtype and update order), or the script says so and e
 
 Rows:
   jbp.train          float32 and float64, both update orders; compile time apart from run time
+  jbp program        the program jbp.train runs, compiled ahead of time and called directly: the
+                     difference to jbp.train is its argument checks and dispatch
   C -O3              the same loop in C, compiled here with the system's cc (skipped without one)
   object program     neurons as objects, one weight at a time, like the example's reference program
   flat Python        the same arithmetic on Python floats, no objects
@@ -318,21 +320,33 @@ class Row:
     return E
 
 
-def jbp_run(jbp, ex, steps, order):
+def jbp_run(jbp, ex, steps, order, unroll=1):
   """One jbp.train call as a user makes it; the losses come back to the host (which waits for them)."""
   _, losses = jbp.train(ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=LR, update=order,
-                        record_every=steps)
+                        record_every=steps, unroll=unroll)
   return float(np.asarray(losses)[-1])
 
 
-def jbp_rows(jax, jbp, steps):
+def program_run(jbp, ex, steps, order, unroll=1):
+  """The compiled program of the jbp.train call above, called directly (no checks, no jit dispatch)."""
+  from jbp import _train
+
+  opts, values, _ = _train.make_options(
+      ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=LR, update=order, record_every=steps,
+      activation="sigmoid", optimizer=None, trainable="weights", reduction="sum", form="auto",
+      unroll=unroll)
+  compiled = _train._run.lower(ex.params, None, ex.inputs, ex.targets, values, opts).compile()
+  return lambda: float(np.asarray(compiled(ex.params, None, ex.inputs, ex.targets, values)[2])[-1])
+
+
+def jbp_rows(jax, jbp, steps, unroll=1):
   """The jbp.train rows, each timed once cold (trace + compile + run) before the rounds."""
   rows, compile_s, recompiled = [], {}, {}
   records = []
 
   class Count(logging.Handler):
     def emit(self, record):
-      if "Compiling" in record.getMessage() and "_train" in record.getMessage():
+      if "Compiling" in record.getMessage() and "run_training" in record.getMessage():
         records.append(record)
 
   logger = logging.getLogger("jax")
@@ -342,7 +356,7 @@ def jbp_rows(jax, jbp, steps):
     for dtype in ("float32", "float64"):
       ex = jbp.worked_example(getattr(jax.numpy, dtype))
       for order in ORDERS:
-        run = partial(jbp_run, jbp, ex, steps, order)
+        run = partial(jbp_run, jbp, ex, steps, order, unroll)
         with jax.log_compiles(True):
           logger.setLevel(logging.WARNING)
           t = time.perf_counter()
@@ -357,6 +371,7 @@ def jbp_rows(jax, jbp, steps):
           recompiled[(dtype, order)] = len(records) > before
         compile_s[(dtype, order)] = max(0.0, cold - min(warm))
         rows.append(Row("jbp.train", dtype, order, run))
+        rows.append(Row("jbp program", dtype, order, program_run(jbp, ex, steps, order, unroll)))
   finally:
     logger.removeHandler(handler)
   return rows, compile_s, recompiled
@@ -427,18 +442,20 @@ def machine(jax, torch, c_version):
 
 def summary(rows, compile_s, recompiled):
   med = {(r.name, r.dtype, r.order): np.median(r.times) for r in rows}
-  lines = ["| jbp.train | compile s | recompiled on a second call | x C -O3 | object program / jbp "
-           "| NumPy / jbp |",
-           "| --- | ---: | --- | ---: | ---: | ---: |"]
+  lines = ["| jbp.train | compile s | recompiled on a second call | x C -O3 | program x C -O3 "
+           "| checks + dispatch µs | object program / jbp | NumPy / jbp |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
   for (dtype, order), c in compile_s.items():
     j = med[("jbp.train", dtype, order)]
+    prog = med.get(("jbp program", dtype, order))
     cx = med.get(("C -O3", dtype, order))
     obj = med.get(("object program", "float64", order))
     npy = med.get(("NumPy", dtype, order))
     f = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
     lines.append(f"| {dtype} {order} | {c:.3f} | {'yes' if recompiled[(dtype, order)] else 'no'} | "
-                 f"{f(j / cx if cx else None)} | {f(obj / j if obj else None)} | "
-                 f"{f(npy / j if npy else None)} |")
+                 f"{f(j / cx if cx else None)} | {f(prog / cx if cx and prog else None)} | "
+                 f"{f((j - prog) * 1e6 if prog else None)} | "
+                 f"{f(obj / j if obj else None)} | {f(npy / j if npy else None)} |")
   return "\n".join(lines)
 
 
@@ -451,11 +468,14 @@ def main(argv=None):
   parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5; --quick: 2)")
   parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
   parser.add_argument("--no-c", action="store_true", help="leave the C loop out")
+  parser.add_argument("--unroll", type=int, default=1, help="jbp.train's unroll: steps a loop iteration")
+  parser.add_argument("--jbp-only", action="store_true", help="only the jbp rows and the C loop")
   args = parser.parse_args(argv)
   steps = args.steps if args.steps is not None else (200 if args.quick else 10_000)
   rounds = args.rounds if args.rounds is not None else (2 if args.quick else 5)
-  if steps < 1 or rounds < 1:
-    parser.error(f"--steps and --rounds: expected integers >= 1, got {steps} and {rounds}")
+  if steps < 1 or rounds < 1 or args.unroll < 1:
+    parser.error(f"--steps, --rounds and --unroll: expected integers >= 1, got {steps}, {rounds} and "
+                 f"{args.unroll}")
   outputs = []
   if args.out:
     outputs = [os.path.join(args.out, "single.md"), os.path.join(args.out, "single.json")]
@@ -475,7 +495,7 @@ def main(argv=None):
     except ImportError:
       torch = None
 
-  rows, compile_s, recompiled = jbp_rows(jax, jbp, steps)
+  rows, compile_s, recompiled = jbp_rows(jax, jbp, steps, args.unroll)
   with tempfile.TemporaryDirectory() as tmp:
     lib, c_version = (None, "left out") if args.no_c else build_c(tmp)
     for dtype in ("float32", "float64"):
@@ -484,14 +504,14 @@ def main(argv=None):
           rows.append(Row("C -O3", dtype, order,
                           partial(c_loop, lib, steps, order == "sequential", np.dtype(dtype))))
     ex64 = jbp.worked_example(jax.numpy.float64)
-    for order in ORDERS:
+    for order in () if args.jbp_only else ORDERS:
       seq = order == "sequential"
       rows.append(Row("object program", "float64", order, partial(object_program, steps, seq)))
       rows.append(Row("flat Python", "float64", order, partial(flat_python, steps, seq)))
       for dtype in ("float32", "float64"):
         rows.append(Row("NumPy", dtype, order, partial(numpy_loop, steps, seq, np.dtype(dtype))))
       rows.append(Row("jit step loop", "float64", order, partial(jit_step_loop, jax, jbp, ex64, steps, seq)))
-    if torch is not None:
+    if torch is not None and not args.jbp_only:
       for dtype in ("float32", "float64"):
         rows.append(Row("PyTorch eager", dtype, "simultaneous",
                         partial(torch_loop, torch, steps, getattr(torch, dtype))))
@@ -506,7 +526,8 @@ def main(argv=None):
   if torch is None:
     skipped.append("PyTorch: " + ("left out" if args.no_torch else "not installed"))
   info = machine(jax, torch, c_version if lib is not None else None)
-  head = (f"Worked example, {steps:,} steps, {rounds} interleaved rounds, one process; "
+  head = (f"Worked example, {steps:,} steps (jbp unroll {args.unroll}), {rounds} interleaved rounds, "
+          f"one process; "
           f"{info['cpu']} ({info['cpus']} CPUs), JAX {jax.__version__} on {jax.default_backend()}.")
   text = "\n\n".join([head, body, extra] + (["Skipped: " + "; ".join(skipped)] if skipped else []))
   print(text)

@@ -12,9 +12,11 @@ from jbp._example import PUBLISHED, Example, worked_example, xor
 from jbp._explain import Explanation, explain, render_json, render_markdown, render_text
 from jbp._figures import FigureRow, format_figures, worked_example_figures
 from jbp._init import init_params
-from jbp._network import Layer, forward, loss, sizes_of
+from jbp._layer import Layer
+from jbp._network import FORMS, forward, loss, sizes_of
+from jbp._optimizer import Optimizer
 from jbp._plot import plot_losses, plot_population
-from jbp._population import LAYOUTS, RECORDS, Population, init_many, sweep, train_many
+from jbp._population import RECORDS, Population, init_many, sweep, train_many
 from jbp._progress import Chunked, train_chunked
 from jbp._summary import Summary, summarize
 from jbp._train import UPDATES, train
@@ -27,9 +29,10 @@ __all__ = [
     "Chunked",
     "Example",
     "Explanation",
+    "FORMS",
     "FigureRow",
-    "LAYOUTS",
     "Layer",
+    "Optimizer",
     "PUBLISHED",
     "Population",
     "RECORDS",

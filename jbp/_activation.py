@@ -1,9 +1,11 @@
 """Activation functions by name, each with its derivative written by hand.
 
-The delta rule needs ``f'(net)`` for every neuron. For the built-in activations it
-is written in terms of the neuron's output, as the worked example does for the
-sigmoid (``out * (1 - out)``); for a user's own callable it is taken with a
-forward-mode derivative of that elementwise function.
+Training differentiates an activation's function (``fn``) with JAX's autodiff. The
+hand-written derivative serves the teaching reference only, :func:`jbp.backprop`
+and :func:`jbp.explain`: the delta rule needs ``f'(net)`` for every neuron, and for
+the built-in activations it is written in terms of the neuron's output, as the
+worked example does for the sigmoid (``out * (1 - out)``). For a user's own
+callable it is taken with a forward-mode derivative of that elementwise function.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ __all__ = ["Activation", "ACTIVATIONS", "resolve_activation"]
 
 
 class Activation(NamedTuple):
-  """An elementwise activation and its derivative.
+  """An elementwise activation and its derivative written by hand.
 
   Attributes:
     name: a short name used in printed derivations.
-    fn: ``net -> out``, elementwise.
-    deriv: ``(net, out) -> d out / d net``, elementwise; ``None`` means "take it
-      from ``fn`` with ``jax.jvp``".
+    fn: ``net -> out``, elementwise; training differentiates it with JAX.
+    deriv: ``(net, out) -> d out / d net``, elementwise, used by :func:`jbp.backprop`
+      and :func:`jbp.explain` only; ``None`` means "take it from ``fn`` with ``jax.jvp``".
+
+  >>> import jax, jax.numpy as jnp, jbp
+  >>> softplus = jbp.Activation("softplus", jax.nn.softplus, lambda net, out: jax.nn.sigmoid(net))
+  >>> softplus.derivative(jnp.zeros(2), softplus.fn(jnp.zeros(2)))
+  Array([0.5, 0.5], dtype=float32)
   """
 
   name: str

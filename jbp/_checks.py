@@ -8,11 +8,14 @@ Messages name the argument, say what was expected and what was given.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jbp._layer import Layer
 
 X64_HINT = ('64-bit mode is off; enable it at start-up with '
             'jax.config.update("jax_enable_x64", True) (or the environment variable '
@@ -63,6 +66,10 @@ def check_record_every(record_every, steps: int) -> int:
 
 def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=()):
   """A finite, positive learning rate of the given shape (checked when concrete)."""
+  if type(learning_rate) is float and shape == ():  # the common case, without NumPy's machinery
+    if not 0.0 < learning_rate < math.inf:
+      raise ValueError(f"{name}: expected a positive finite number, got {learning_rate!r}")
+    return learning_rate
   if learning_rate is None:
     raise ValueError(f"{name}: expected a positive finite number, got None")
   if isinstance(learning_rate, (str, bytes)) or callable(learning_rate):
@@ -90,18 +97,26 @@ def check_choice(name: str, value, choices):
   return value
 
 
+def is_floating(dtype) -> bool:
+  """True for a floating dtype, bfloat16 and the other ML floats included."""
+  return dtype.kind == "f" or (dtype.kind == "V" and jnp.issubdtype(dtype, jnp.floating))
+
+
 def check_array(name: str, value):
   """An array-like of real numbers, returned with its shape."""
   if isinstance(value, (str, bytes)) or value is None:
     raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} {value!r}")
   try:
-    shape = tuple(np.shape(value))
-    dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
+    if isinstance(value, (jax.Array, np.ndarray)):
+      shape, dtype = value.shape, value.dtype
+    else:
+      shape = tuple(np.shape(value))
+      dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
   except (TypeError, ValueError) as e:
     raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} ({e})") from None
-  if not (jnp.issubdtype(dtype, jnp.floating) or jnp.issubdtype(dtype, jnp.integer)):
+  if not (dtype.kind in "iu" or is_floating(np.dtype(dtype))):
     raise TypeError(f"{name}: expected an array of real numbers, got dtype {dtype}")
-  return shape
+  return tuple(shape)
 
 
 def check_data(x, y, sizes, *, batched_ok: bool = True):
@@ -134,8 +149,6 @@ def check_params(params, *, name: str = "params", leading=()):
   ``leading`` is a tuple of leading (population) axes every leaf must carry.
   Returns sizes such as (2, 2, 2) for the worked example.
   """
-  from jbp._network import Layer  # local: _network imports this module
-
   if not isinstance(params, (tuple, list)) or len(params) == 0:
     raise TypeError(f"{name}: expected a non-empty tuple of jbp.Layer(w, b), got {type(params).__name__}")
   k = len(leading)
@@ -162,8 +175,8 @@ def check_params(params, *, name: str = "params", leading=()):
                        f"got shape {ws}: layer shapes do not chain")
     sizes.append(ws[0])
     for leaf, part in ((layer.w, "w"), (layer.b, "b")):
-      dt = leaf.dtype if hasattr(leaf, "dtype") else jnp.result_type(leaf)
-      if not jnp.issubdtype(dt, jnp.floating):
+      dt = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else jnp.result_type(leaf)
+      if not is_floating(dt):
         raise TypeError(f"{name}[{i}].{part}: expected a floating dtype, got {dt}")
       if dtype is None:
         dtype = dt

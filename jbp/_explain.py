@@ -27,6 +27,7 @@ from jbp import _checks
 from jbp._activation import resolve_activation
 from jbp._backprop import _delta_rule
 from jbp._network import Layer, _loss, _trace
+from jbp._optimizer import sgd_update
 from jbp._train import UPDATES, trainable_mask
 
 __all__ = ["Explanation", "explain", "render_text", "render_markdown", "render_json", "MAX_LAYERS",
@@ -214,17 +215,15 @@ def _step(params, x2, y2, lr, *, act, update, mask):
   ``deltas[l]``, ``nets[l]``... have shape ``(examples, n_l)``.
   """
 
-  def sgd(l, layer, grad):  # the update of jbp.train's sequential order
-    w = layer.w - lr * grad.w if mask[l][0] else layer.w
-    b = layer.b - lr * grad.b if mask[l][1] else layer.b
-    return Layer(w, b)
+  def sgd(l, layer, grad):  # the update of jbp.train's sequential order, one layer
+    return sgd_update((layer,), (grad,), lr, mask[l:l + 1])[0]
 
   # The step itself, on the whole batch: loss, gradients and new params.
   if update == "sequential":
     E, grads, new = _delta_rule(params, x2, y2, act, "sum", step=sgd)
   else:
     E, grads, _ = _delta_rule(params, x2, y2, act, "sum")
-    new = tuple(sgd(l, p, g) for l, (p, g) in enumerate(zip(params, grads)))
+    new = sgd_update(params, grads, lr, mask)
   E_after = _loss(new, x2, y2, act, "sum")
 
   # Each example's deltas, from the same delta rule: with one bias a neuron and one

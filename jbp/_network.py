@@ -1,58 +1,160 @@
-"""The network: a tuple of layers and a pure forward pass.
+"""The network: a tuple of layers and its forward pass, written once.
 
 A network with sizes ``(n_0, n_1, ..., n_L)`` is a tuple of ``L`` :class:`Layer`,
 input side first. Layer ``l`` maps ``a`` of shape ``(n_{l-1},)`` to
 ``f(w @ a + b)`` of shape ``(n_l,)``. The worked example is sizes ``(2, 2, 2)``
 with one bias shared by each layer.
+
+The forward pass is written for one example; a batch is ``jax.vmap`` of it. Its
+affine map ``w a + b`` comes in two forms, chosen once at the input:
+
+* ``"matmul"``: ``net = w @ a + b``, one matrix product a layer. Wide networks,
+  and GPUs.
+* ``"unrolled"``: the layer's input is a tuple of values and each
+  ``net_j = w[j, 0] a_0 + ... + w[j, n-1] a_{n-1} + b_j`` is a chain of
+  elementwise operations over the (small, static) widths, which XLA fuses with
+  their neighbours. Small networks on a CPU.
+
+The same code trains a population: under ``jax.vmap`` with the population axis
+last (``w`` of shape ``(n_out, n_in, n)``), each ``w[j, i]`` of the unrolled form
+is a vector over the members, so every operation of a step is one loop over the
+population in the CPU's vector lanes.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+import operator
 
 import jax
 import jax.numpy as jnp
 
 from jbp import _checks
 from jbp._activation import resolve_activation
+from jbp._layer import Layer
 
-__all__ = ["Layer", "forward", "loss", "sizes_of"]
+__all__ = ["Layer", "forward", "loss", "sizes_of", "FORMS"]
 
 REDUCTIONS = ("sum", "mean")
-
-
-class Layer(NamedTuple):
-  """One fully connected layer: ``out = f(w @ a + b)``.
-
-  Attributes:
-    w: shape ``(n_out, n_in)``; row ``j`` holds the weights into neuron ``j``.
-      In the worked example ``params[0].w[0]`` is ``[w1, w2]``.
-    b: a scalar shared by the layer's neurons (as in the worked example), or
-      shape ``(n_out,)``, one bias a neuron.
-  """
-
-  w: jax.Array
-  b: jax.Array
+FORMS = ("auto", "unrolled", "matmul")
+# "auto" unrolls a network on a CPU when one step of it has at most this many
+# weight-times-example products: beyond that the unrolled program takes longer to
+# compile than it saves (benchmarks/README.md, "wider networks").
+UNROLL_LIMIT = 512
 
 
 def sizes_of(params) -> tuple[int, ...]:
-  """The layer sizes of ``params``, e.g. ``(2, 2, 2)``; checks that shapes chain."""
+  """The layer sizes of a network, input first, after checking that its shapes chain.
+
+  Args:
+    params: a tuple of :class:`Layer`.
+
+  Returns:
+    a tuple of ints, e.g. ``(2, 2, 2)`` for the worked example.
+
+  Raises:
+    TypeError, ValueError: ``params`` is not a tuple of layers whose shapes chain.
+
+  >>> import jbp
+  >>> jbp.sizes_of(jbp.worked_example().params)
+  (2, 2, 2)
+  """
   return _checks.check_params(params)
 
 
-def _trace(params, x, act):
-  """Forward pass keeping every layer's net input and output.
+def choose_form(form, sizes, batch, platform) -> str:
+  """``"unrolled"`` or ``"matmul"`` for ``form="auto"``, by the network's size and the platform.
 
-  Returns a list of ``(net, out)`` per layer; each has shape ``x.shape[:-1] + (n_l,)``.
+  Args:
+    form: ``"auto"``, ``"unrolled"`` or ``"matmul"``.
+    sizes: the layer sizes.
+    batch: the number of examples (None for one).
+    platform: ``"cpu"``, ``"gpu"``, ...
   """
-  layers = []
-  a = x
+  _checks.check_choice("form", form, FORMS)
+  if form != "auto":
+    return form
+  products = (batch or 1) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+  return "unrolled" if platform == "cpu" and products <= UNROLL_LIMIT else "matmul"
+
+
+# --- the forward pass -----------------------------------------------------------------------
+
+
+def _sum(terms):
+  return functools.reduce(operator.add, terms)
+
+
+def _inputs(x, form):
+  """One example's input in ``form``: ``x`` itself, or the tuple of its values (unrolled)."""
+  return tuple(x[i] for i in range(x.shape[-1])) if form == "unrolled" else x
+
+
+def _affine(layer, a):
+  """``net = w a + b`` for one example.
+
+  Args:
+    layer: a :class:`Layer`.
+    a: the layer's input: shape ``(n_in,)`` (the matmul form) or a tuple of ``n_in``
+      values (the unrolled form).
+
+  Returns:
+    ``net`` in the form of ``a``: shape ``(n_out,)``, or a tuple of ``n_out`` values.
+  """
+  w, b = layer
+  if isinstance(a, tuple):
+    shared = jnp.ndim(b) == jnp.ndim(w) - 2
+    return tuple(_sum(w[j, i] * a_i for i, a_i in enumerate(a)) + (b if shared else b[j])
+                 for j in range(w.shape[0]))
+  return w @ a + b
+
+
+def _output(params, x, act, form="matmul"):
+  """The network's output for one example ``x`` of shape ``(n_in,)``, in ``form``."""
+  a = _inputs(x, form)
   for layer in params:
-    net = a @ layer.w.T + layer.b
-    a = act.fn(net)
-    layers.append((net, a))
-  return layers
+    a = jax.tree_util.tree_map(act.fn, _affine(layer, a))
+  return a
+
+
+def _error(out, y):
+  """``E = sum_k 1/2 (y_k - out_k)**2`` for one example."""
+  if isinstance(out, tuple):
+    return 0.5 * _sum((y[k] - o) ** 2 for k, o in enumerate(out))
+  return 0.5 * jnp.sum((y - out) ** 2)
+
+
+def _per_example(fn, x, *rest):
+  """``fn`` of one example ``x`` of shape ``(n_in,)``, or ``jax.vmap`` of it over ``(batch, n_in)``."""
+  return fn(x, *rest) if jnp.ndim(x) == 1 else jax.vmap(fn)(x, *rest)
+
+
+def _trace(params, x, act):
+  """The forward pass keeping each layer's ``(net, out)``, shapes ``x.shape[:-1] + (n_l,)`` (arrays form)."""
+
+  def one(x):
+    layers, a = [], x
+    for layer in params:
+      net = _affine(layer, a)
+      a = act.fn(net)
+      layers.append((net, a))
+    return layers
+
+  return _per_example(one, x)
+
+
+def _reduce(per_example, reduction):
+  if jnp.ndim(per_example) == 0:
+    return per_example
+  return jnp.mean(per_example) if reduction == "mean" else jnp.sum(per_example)
+
+
+def _loss(params, x, y, act, reduction, form="matmul"):
+  """E of one example, or summed (``"sum"``) or averaged (``"mean"``) over a batch, in ``form``."""
+  return _reduce(_per_example(lambda x, y: _error(_output(params, x, act, form), y), x, y), reduction)
+
+
+# --- the public functions ---------------------------------------------------------------
 
 
 def forward(params, x, *, activation="sigmoid"):
@@ -60,12 +162,17 @@ def forward(params, x, *, activation="sigmoid"):
 
   Args:
     params: a tuple of :class:`Layer`, input side first.
-    x: shape ``(n_in,)``, or ``(batch, n_in)`` for a batch.
-    activation: ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"identity"`` or an
-      elementwise callable; used by every layer, the output layer included.
+    x: shape ``(n_in,)``, or ``(batch, n_in)`` for a batch; a floating dtype,
+      finite values.
+    activation: ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"identity"``, a
+      :class:`jbp.Activation` or an elementwise callable; used by every layer, the
+      output layer included.
 
   Returns:
-    shape ``(n_out,)``, or ``(batch, n_out)``.
+    shape ``(n_out,)``, or ``(batch, n_out)``, in the params' dtype.
+
+  Raises:
+    TypeError, ValueError: malformed params, or ``x`` of the wrong shape.
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -78,20 +185,12 @@ def forward(params, x, *, activation="sigmoid"):
   if xs[-1:] != (sizes[0],) or len(xs) > 2:
     raise ValueError(f"x: expected shape ({sizes[0]},) or (batch, {sizes[0]}) for a network with "
                      f"{sizes[0]} inputs, got shape {xs}")
-  return _forward(params, jnp.asarray(x), act)
+  return _forward(params, jnp.asarray(x, jnp.result_type(params[0].w)), act)
 
 
 @functools.partial(jax.jit, static_argnames=("act",))
 def _forward(params, x, act):
-  return _trace(params, x, act)[-1][1]
-
-
-def _loss(params, x, y, act, reduction):
-  out = _trace(params, x, act)[-1][1]
-  per_example = 0.5 * jnp.sum((y - out) ** 2, axis=-1)
-  if reduction == "mean" and per_example.ndim:
-    return jnp.mean(per_example)
-  return jnp.sum(per_example)
+  return _per_example(lambda x: _output(params, x, act), x)
 
 
 def loss(params, x, y, *, activation="sigmoid", reduction="sum"):
@@ -106,7 +205,10 @@ def loss(params, x, y, *, activation="sigmoid", reduction="sum"):
       full-batch error the XOR example uses) or ``"mean"`` (averaged over examples).
 
   Returns:
-    a scalar.
+    a scalar in the params' dtype.
+
+  Raises:
+    TypeError, ValueError: malformed params, data of the wrong shape, or an unknown reduction.
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -116,7 +218,9 @@ def loss(params, x, y, *, activation="sigmoid", reduction="sum"):
   sizes = _checks.check_params(params)
   _checks.check_data(x, y, sizes)
   _checks.check_choice("reduction", reduction, REDUCTIONS)
-  return _loss_jit(params, jnp.asarray(x), jnp.asarray(y), resolve_activation(activation), reduction)
+  dtype = jnp.result_type(params[0].w)
+  return _loss_jit(params, jnp.asarray(x, dtype), jnp.asarray(y, dtype), resolve_activation(activation),
+                   reduction)
 
 
-_loss_jit = jax.jit(_loss, static_argnames=("act", "reduction"))
+_loss_jit = jax.jit(_loss, static_argnames=("act", "reduction", "form"))

@@ -1,30 +1,24 @@
 """Long runs in chunks: progress between chunks, a clean stop on Ctrl-C.
 
-With plain SGD, :func:`train_chunked` calls :func:`jbp.train` again and again
-with the same number of steps, so one compiled program serves every chunk (a
-shorter last chunk compiles once more). SGD carries nothing between steps but
-the params, so the chunked run computes exactly what one uninterrupted call
-computes: the same final params and loss history, bit for bit.
-
-:func:`jbp.train` starts a fresh optimizer state at each call, so for an optax
-optimizer (momentum, Adam) the chunks run a loop of their own that carries the
-optimizer state from chunk to chunk: the same steps as :func:`jbp.train`'s
-simultaneous order (``jax.value_and_grad`` of the loss, ``update``,
-``apply_updates``, frozen leaves masked with ``optax.multi_transform``).
+:func:`train_chunked` runs the program of :func:`jbp.train` again and again on
+chunks of the same number of steps (so one compiled program serves every chunk;
+a shorter last chunk compiles once more), carrying the params and the optimizer
+state (momentum, Adam's moments) from chunk to chunk. The chunked run computes
+exactly what one uninterrupted call computes: the same final params and loss
+history, bit for bit.
 """
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 from typing import Callable, NamedTuple, Optional
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jbp import _checks
-from jbp._network import _loss, loss
-from jbp._train import _check_call, _make_optimizer, _optax_step, _scan_loop, train
+from jbp._network import loss
+from jbp._train import _as_dtype, _run, init_state, make_options
 
 __all__ = ["Chunked", "train_chunked", "default_chunk"]
 
@@ -89,14 +83,20 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
   record_every = _checks.check_record_every(record_every, steps)
   if chunk_steps % record_every:
     raise ValueError(f"chunk_steps: expected a multiple of record_every={record_every}, got {chunk_steps}")
-  optimizer = train_kwargs.pop("optimizer", None)
-  if optimizer is not None:
-    run_chunk, opt_state = _optimizer_chunks(params, x, y, optimizer, record_every, **train_kwargs)
-  else:
-    def run_chunk(p, opt_state, n):
-      new, losses = train(p, x, y, steps=n, record_every=record_every, **train_kwargs)
-      return new, None, losses
-    opt_state = None
+  kw = dict(learning_rate=None, update="simultaneous", activation="sigmoid", optimizer=None,
+            trainable="weights", reduction="sum", form="auto", unroll=1)
+  unknown = set(train_kwargs) - set(kw)
+  if unknown:
+    raise TypeError(f"{sorted(unknown)[0]}: not an argument of train_chunked; expected one of {sorted(kw)}")
+  kw.update(train_kwargs)
+  opts, values, dtype = make_options(params, x, y, steps=chunk_steps, record_every=record_every, **kw)
+  xd, yd = _as_dtype(x, dtype), _as_dtype(y, dtype)
+
+  def run_chunk(p, state, n):
+    new, state, losses, _ = _run(p, state, xd, yd, values, dataclasses.replace(opts, steps=n))
+    return new, state, losses
+
+  opt_state = init_state(opts, values, params)
   # One tuple, replaced in a single assignment, so an interrupt never leaves it half updated.
   state = (params, opt_state, (), 0, None)
   interrupted = False
@@ -115,30 +115,5 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
     interrupted = True
   p, _, pieces, done, last = state
   if last is None:  # stopped before the first chunk finished
-    kw = {k: train_kwargs[k] for k in ("activation", "reduction") if k in train_kwargs}
-    last = np.asarray(loss(p, x, y, **kw))
+    last = np.asarray(loss(p, x, y, activation=kw["activation"], reduction=kw["reduction"]))
   return Chunked(p, jnp.asarray(np.concatenate(pieces + (np.reshape(last, (1,)),))), done, interrupted)
-
-
-def _optimizer_chunks(params, x, y, optimizer, record_every, *, learning_rate=None, update="simultaneous",
-                      activation="sigmoid", trainable="weights", reduction="sum"):
-  """``(run_chunk, initial_state)`` for an optax optimizer, its state carried between chunks."""
-  _, record_every, act, mask, dtype = _check_call(params, x, y, record_every, record_every, update,
-                                                  activation, optimizer, trainable, reduction,
-                                                  learning_rate)
-  opt = _make_optimizer(optimizer, None, mask)  # frozen leaves: zero updates, no state, as jbp.train
-  xd, yd = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
-
-  def run_chunk(p, state, n):
-    return _opt_chunk(p, state, xd, yd, steps=n, record_every=record_every, act=act, opt=opt,
-                      reduction=reduction)
-
-  return run_chunk, opt.init(params)
-
-
-@functools.partial(jax.jit, static_argnames=("steps", "record_every", "act", "opt", "reduction"))
-def _opt_chunk(params, state, x, y, *, steps, record_every, act, opt, reduction):
-  """``steps`` optimizer updates from ``(params, state)``; losses as :func:`jbp.train` records them."""
-  (p, s), recorded = _scan_loop(_optax_step(opt, x, y, act, reduction), (params, state), steps,
-                                record_every)
-  return p, s, jnp.concatenate([recorded, _loss(p, x, y, act, reduction)[None]])

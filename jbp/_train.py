@@ -1,20 +1,29 @@
-"""Training: the whole loop is one ``lax.scan`` inside one jitted program.
+"""Training: gradients from JAX's autodiff, the whole loop one ``lax.scan`` in one jitted program.
 
 Two update orders are offered by name:
 
-* ``"simultaneous"`` (the default): textbook gradient descent. All gradients are
-  taken at the same params, then every trainable leaf is updated at once, by
-  plain SGD or by any optax optimizer.
-* ``"sequential"``: the output layer is updated first, and each earlier layer's
-  deltas flow through the already-updated later layers. This is what the worked
-  example's reference program did, and it reproduces the published iteration
-  figures.
+* ``"simultaneous"`` (the default): textbook gradient descent. ``jax.value_and_grad``
+  of the loss gives every gradient at the same params, then an optax optimizer
+  (plain SGD unless another is given) updates every trainable leaf at once.
+* ``"sequential"``: the worked example's reference program. The same backward
+  pass, taken one layer at a time with ``jax.vjp``, output layer first; each
+  layer is updated as soon as its gradient is known, and the pull-back through
+  its linear map to the layer below uses the weights just updated. This order
+  reproduces the published iteration figures.
+
+Both differentiate the activation's function (``Activation.fn``); the derivative
+written by hand in an :class:`jbp.Activation` serves :func:`jbp.backprop` and
+:func:`jbp.explain` only.
+
+Everything static about a run is one hashable record, :class:`Options`, checked
+where it is made; the learning rate and the other float hyperparameters are
+values of the program, so a new one compiles nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import math
 
 import jax
 import jax.numpy as jnp
@@ -22,180 +31,322 @@ import numpy as np
 import optax
 from jax import lax
 
-from jbp import _checks, _fast
+from jbp import _checks
 from jbp._activation import Activation, resolve_activation
-from jbp._backprop import _delta_rule
-from jbp._network import REDUCTIONS, Layer, _loss
+from jbp._layer import Layer
+from jbp._network import REDUCTIONS, _affine, _error, _inputs, _loss, _reduce, choose_form
+from jbp._optimizer import SGD, Optimizer, build, masked, sgd_update, split_optimizer
 
-__all__ = ["train", "UPDATES", "trainable_mask"]
+__all__ = ["train", "UPDATES", "trainable_mask", "Options", "make_options", "init_state", "run_training"]
 
 UPDATES = ("simultaneous", "sequential")
 TRAINABLE = ("weights", "all")
 
 
-def trainable_mask(params, trainable="weights"):
-  """Which leaves train, as a static tuple of ``(w, b)`` bools, one pair a layer.
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """Everything static about a training run: one hashable record, the compiled program's key.
+
+  Attributes:
+    steps: updates, >= 1.
+    record_every: the loss is recorded every this many updates; divides ``steps``.
+    update: ``"simultaneous"`` or ``"sequential"``.
+    act: the :class:`jbp.Activation`.
+    reduction: ``"sum"`` or ``"mean"`` over a batch.
+    mask: one ``Layer(w=bool, b=bool)`` a layer: which leaves train.
+    optimizer: the optimizer's static part (see ``jbp._optimizer``); its float
+      hyperparameters are passed to the program as values.
+    form: ``"unrolled"`` or ``"matmul"``: how the forward pass is laid out (``jbp._network``).
+    unroll: steps an iteration of the compiled loop (``lax.fori_loop``'s ``unroll``).
+    watch: also find each run's first non-finite loss (populations).
+  """
+
+  steps: int
+  record_every: int
+  update: str
+  act: Activation
+  reduction: str
+  mask: tuple
+  optimizer: object
+  form: str
+  unroll: int = 1
+  watch: bool = False
+
+
+def trainable_mask(params, trainable="weights") -> tuple:
+  """Which leaves train: one ``Layer(w=bool, b=bool)`` a layer.
 
   Args:
-    params: a tuple of :class:`Layer`.
+    params: a tuple of :class:`jbp.Layer` (only its length is read).
     trainable: ``"weights"`` (the worked example's rule: biases stay fixed),
-      ``"all"``, or a tuple of ``Layer(w=bool, b=bool)`` with the structure of params.
+      ``"all"``, or a tuple of ``Layer(w=bool, b=bool)`` with one entry a layer.
+
+  Raises:
+    ValueError: anything else.
   """
   n = len(params)
   if isinstance(trainable, str):
     _checks.check_choice("trainable", trainable, TRAINABLE)
-    return tuple((True, trainable == "all") for _ in range(n))
+    return tuple(Layer(True, trainable == "all") for _ in range(n))
   ok = isinstance(trainable, (tuple, list)) and len(trainable) == n and all(
       isinstance(t, Layer) and all(isinstance(v, bool) for v in t) for t in trainable)
   if not ok:
     raise ValueError(f"trainable: expected 'weights', 'all' or a tuple of {n} jbp.Layer(w=bool, "
                      f"b=bool), got {trainable!r}")
-  return tuple((t.w, t.b) for t in trainable)
+  return tuple(Layer(bool(t.w), bool(t.b)) for t in trainable)
 
 
-def _labels(mask):
-  return tuple(Layer("train" if w else "freeze", "train" if b else "freeze") for w, b in mask)
+def make_options(params, x, y, *, steps, learning_rate, update, record_every, activation, optimizer,
+                 trainable, reduction, form, unroll=1, sizes=None, watch=False, lr_shape=(), platform=None):
+  """Checks every argument of a run and returns ``(Options, hyperparameter values, dtype)``.
 
-
-def _make_optimizer(optimizer, learning_rate, mask):
-  opt = optimizer if optimizer is not None else optax.sgd(learning_rate)
-  if all(w and b for w, b in mask):
-    return opt
-  # optax's own freezing: the frozen leaves get zero updates and no optimizer state.
-  return optax.multi_transform({"train": opt, "freeze": optax.set_to_zero()}, _labels(mask))
-
-
-def _optax_step(opt, x, y, act, reduction):
-  """One simultaneous update by an optax optimizer: ``(params, state) -> ((params, state), E_before)``."""
-
-  def step_fn(c):
-    p, state = c
-    E, g = jax.value_and_grad(_loss)(p, x, y, act, reduction)
-    updates, state = opt.update(g, state, p)
-    return (optax.apply_updates(p, updates), state), E
-
-  return step_fn
+  The values are the optimizer's float hyperparameters (for plain SGD, the
+  learning rate) as host arrays of the params' dtype, or as given when traced.
+  ``sizes`` skips re-checking params a caller has checked; ``lr_shape`` is the
+  learning rate's allowed shape (``(n,)`` for one rate a member of a population);
+  ``platform`` the one the program runs on (default: JAX's default backend).
+  """
+  sizes = _checks.check_params(params) if sizes is None else sizes
+  batch = _checks.check_data(x, y, sizes)
+  steps = _checks.check_int("steps", steps)
+  record_every = _checks.check_record_every(record_every, steps)
+  _checks.check_choice("update", update, UPDATES)
+  _checks.check_choice("reduction", reduction, REDUCTIONS)
+  act = resolve_activation(activation)
+  mask = trainable_mask(params, trainable)
+  leaf = params[0].w
+  dtype = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else jnp.result_type(leaf)
+  if optimizer is None:
+    kind, values = SGD, (_checks.check_learning_rate(learning_rate, shape=lr_shape),)
+  else:
+    check_optimizer(optimizer, update, learning_rate)
+    kind, values = split_optimizer(optimizer)
+  values = tuple(_hyperparameter(v, dtype) for v in values)
+  form = choose_form(form, sizes, batch, platform or jax.default_backend())
+  unroll = _checks.check_int("unroll", unroll)
+  opts = Options(steps, record_every, update, act, reduction, mask, kind, form, unroll, watch)
+  return opts, values, dtype
 
 
 def check_optimizer(optimizer, update, learning_rate):
-  """An optax optimizer is for the simultaneous order, and carries its own learning rate."""
+  """An optimizer is for the simultaneous order and carries its own learning rate."""
+  split_optimizer(optimizer)  # raises TypeError for anything but an optimizer
   if update == "sequential":
     raise ValueError(f"optimizer: the sequential update order is defined for plain SGD only; "
                      f"pass learning_rate=... and no optimizer, got optimizer={optimizer!r}")
-  if not isinstance(optimizer, optax.GradientTransformation):
-    raise TypeError(f"optimizer: expected an optax GradientTransformation such as "
-                    f"optax.adam(1e-2), got {type(optimizer).__name__}")
   if learning_rate is not None:
     raise ValueError("learning_rate: expected None when optimizer is given (the optimizer "
                      f"carries its own learning rate), got {learning_rate!r}")
+  if isinstance(optimizer, Optimizer):
+    from jbp._optimizer import check_hyperparams
+    check_hyperparams(optimizer)
 
 
-def _sequential_step(params, x, y, lr, act, reduction, mask):
-  def step(l, layer, grad):
-    w = layer.w - lr * grad.w if mask[l][0] else layer.w
-    b = layer.b - lr * grad.b if mask[l][1] else layer.b
-    return Layer(w, b)
-
-  E, _, new = _delta_rule(params, x, y, act, reduction, step=step)
-  return E, new
-
-
-def _scan_loop(step_fn, carry, steps: int, record_every: int):
-  """Runs ``step_fn(carry) -> (carry, E_before)`` ``steps`` times.
-
-  Returns the final carry and the losses recorded every ``record_every`` steps,
-  shape ``(steps // record_every,)``: the loss before each recorded chunk. A
-  nested scan, so only the recorded losses are ever stored.
-  """
-
-  def inner(c, i):
-    carry, first = c
-    carry, E = step_fn(carry)
-    return (carry, jnp.where(i == 0, E, first)), None
-
-  def outer(carry, _):
-    (carry, first), _ = lax.scan(inner, (carry, jnp.zeros((), carry_dtype)), jnp.arange(record_every))
-    return carry, first
-
-  carry_dtype = jax.tree_util.tree_leaves(carry)[0].dtype
-  return lax.scan(outer, carry, None, length=steps // record_every)
-
-
-@functools.partial(jax.jit, static_argnames=("steps", "record_every", "update", "act", "optimizer",
-                                             "mask", "reduction"))
-def _train(params, x, y, lr, *, steps: int, record_every: int, update: str, act: Activation,
-           optimizer, mask, reduction: str):
-  batch = x.shape[0] if jnp.ndim(x) == 2 else None
-  if optimizer is None and _fast.supported(_checks.check_params(params), batch):
-    # Plain SGD on a small network: the same delta rule, written to compile into few kernels.
-    return _fast.train_sgd(params, x, y, lr, steps=steps, act=act, reduction=reduction, mask=mask,
-                           sequential=update == "sequential", record_every=record_every)
-  final, recorded = _general(params, x, y, lr, steps=steps, record_every=record_every, update=update,
-                             act=act, optimizer=optimizer, mask=mask, reduction=reduction)
-  return final, jnp.concatenate([recorded, _loss(final, x, y, act, reduction)[None]])
-
-
-def _general(params, x, y, lr, *, steps, record_every, update, act, optimizer, mask, reduction):
-  """Any optimizer, any size: ``jax.grad`` and optax, or the delta rule's sequential step, in a scan.
-
-  Returns ``(final_params, recorded)``: the losses before each chunk, as :func:`_scan_loop`.
-  """
-  if update == "sequential":
-    def step_fn(p):
-      E, p = _sequential_step(p, x, y, lr, act, reduction, mask)
-      return p, E
-    carry = params
-  else:
-    opt = _make_optimizer(optimizer, lr, mask)
-    step_fn = _optax_step(opt, x, y, act, reduction)
-    carry = (params, opt.init(params))
-
-  carry, recorded = _scan_loop(step_fn, carry, steps, record_every)
-  return (carry if update == "sequential" else carry[0]), recorded
+def _hyperparameter(v, dtype):
+  """A float hyperparameter as the program takes it: a concrete scalar as a Python float (JAX passes
+  it without a host-to-device copy, in the params' dtype, weakly typed), an array in ``dtype``, a
+  traced value as it is."""
+  if type(v) is float:
+    return v
+  if not _checks.is_concrete(v):
+    return v
+  if np.ndim(v) == 0:
+    return float(v)
+  return _as_dtype(v, dtype)
 
 
 def _as_dtype(a, dtype):
-  """``a`` as an array of ``dtype``; a JAX array (or tracer) that has it already is passed as is.
-
-  ``jnp.asarray`` runs a conversion even then, and on a 10,000-step run of the worked
-  example its dispatch was a tenth of the whole call's time.
-  """
+  """``a`` as an array of ``dtype``; a JAX array that has it already is passed as is (no dispatch)."""
   if isinstance(a, jax.Array):
     return a if a.dtype == dtype else jnp.asarray(a, dtype)
   return np.asarray(a, dtype)
 
 
-def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", record_every=1,
-          activation="sigmoid", optimizer=None, trainable="weights", reduction="sum"):
-  """Trains ``params`` on ``(x, y)`` for ``steps`` updates in one compiled program.
+# --- one step --------------------------------------------------------------------------
 
-  The loop is ``jax.jit`` + ``lax.scan``: no Python loop over steps. A second call
-  with the same shapes, dtypes and options compiles nothing new; the learning
-  rate is a traced value, so changing it does not recompile either.
+
+def _sequential(params, x, y, act, reduction, form, update_layer):
+  """One step in the sequential order: ``(E before the step, new params)``.
+
+  The backward pass one layer at a time: the activation's pull-back gives the
+  layer's deltas, the pull-back of its affine map with respect to the layer gives
+  its gradient, ``update_layer(l, layer, grad)`` updates it, and the pull-back of
+  the *updated* affine map with respect to its input carries the deltas down.
+  """
+  batched = jnp.ndim(x) == 2
+  affine = jax.vmap(_affine, in_axes=(None, 0)) if batched else _affine
+  error = jax.vmap(_error) if batched else _error
+  inputs = functools.partial(_inputs, form=form)
+  saved, a = [], (jax.vmap(inputs) if batched else inputs)(x)
+  for layer in params:
+    a_next, act_vjp = jax.vjp(lambda n: jax.tree_util.tree_map(act.fn, n), affine(layer, a))
+    saved.append((a, act_vjp))
+    a = a_next
+  E, error_vjp = jax.vjp(lambda out: _reduce(error(out, y), reduction), a)
+  (ct,) = error_vjp(jnp.ones_like(E))
+  new = list(params)
+  for l in range(len(params) - 1, -1, -1):
+    a_prev, act_vjp = saved[l]
+    (delta,) = act_vjp(ct)
+    _, layer_vjp = jax.vjp(affine, params[l], a_prev)
+    grad, _ = layer_vjp(delta)
+    new[l] = update_layer(l, params[l], grad)
+    if l:
+      _, input_vjp = jax.vjp(functools.partial(affine, new[l]), a_prev)
+      (ct,) = input_vjp(delta)
+  return E, tuple(new)
+
+
+def _transform(opts: Options, values):
+  """The optimizer of the simultaneous order: ``opts.optimizer`` with its values, frozen leaves masked."""
+  return masked(build(opts.optimizer, values), opts.mask)
+
+
+def init_state(opts: Options, values, params):
+  """A fresh optimizer state for ``params`` (arrays) trained with ``opts`` (empty in the sequential order)."""
+  if opts.update == "sequential":
+    return ()
+  return _transform(opts, values).init(params)
+
+
+def _step(opts: Options, x, y, values):
+  """The training step, ``(params, optimizer state) -> ((params, state), E before the step)``."""
+  if opts.update == "sequential":  # plain SGD, one layer at a time
+    def update_layer(l, layer, grad):
+      return sgd_update((layer,), (grad,), values[0], opts.mask[l:l + 1])[0]
+
+    def step(carry):
+      params, state = carry
+      E, params = _sequential(params, x, y, opts.act, opts.reduction, opts.form, update_layer)
+      return (params, state), E
+  else:
+    tx = _transform(opts, values)
+
+    def step(carry):
+      params, state = carry
+      E, grads = jax.value_and_grad(_loss)(params, x, y, opts.act, opts.reduction, opts.form)
+      updates, state = tx.update(grads, state, params)
+      return (optax.apply_updates(params, updates), state), E
+  return step
+
+
+# --- the loop ----------------------------------------------------------------------------
+
+
+def _loop(step, carry, like, steps: int, record_every: int, watch: bool, unroll: int = 1):
+  """Runs ``step: carry -> (carry, E)`` ``steps`` times, in one compiled loop.
+
+  A nested loop: the inner one runs ``record_every`` steps and keeps the loss
+  before the first; the outer one records it. Only the recorded losses are
+  stored.
 
   Args:
-    params: a tuple of :class:`jbp.Layer`.
-    x: shape ``(n_in,)`` or ``(batch, n_in)`` (full batch every step).
+    like: a value of E's shape and dtype.
+    watch: also return the index of the first step whose E is not finite.
+    unroll: steps an iteration of the inner loop.
+
+  Returns:
+    ``(carry, recorded, first_bad)``: ``recorded`` has shape
+    ``(steps // record_every,)``; ``first_bad`` is -1 if every E was finite (and
+    always -1 when not watching).
+  """
+
+  def one(i, c):
+    carry, first, bad, k = c
+    carry, E = step(carry)
+    if watch:
+      bad = jnp.where((bad < 0) & ~jnp.isfinite(E), k, bad)
+    return carry, jnp.where(i == 0, E, first), bad, k + 1
+
+  def chunk(c, _):
+    carry, bad, k = c
+    carry, first, bad, k = lax.fori_loop(0, record_every, one, (carry, jnp.zeros_like(like), bad, k),
+                                         unroll=min(unroll, record_every))
+    return (carry, bad, k), first
+
+  start = (carry, jnp.full(jnp.shape(like), -1, jnp.int32), jnp.zeros((), jnp.int32))
+  (carry, bad, _), recorded = lax.scan(chunk, start, None, length=steps // record_every)
+  return carry, recorded, bad
+
+
+def run_training(params, state, x, y, values, opts: Options):
+  """The training program for one network: ``(params, state, losses, first_bad)``.
+
+  Args:
+    params: a tuple of :class:`jbp.Layer` of arrays.
+    state: the optimizer state (:func:`init_state`), or None for a fresh one.
+    x, y: the data, one example or a batch, in the params' dtype.
+    values: the optimizer's float hyperparameters.
+    opts: the :class:`Options`.
+
+  Returns:
+    the final params (arrays), the final optimizer state, the losses (shape
+    ``(steps // record_every + 1,)``: before each recorded chunk, then after the
+    last step) and the first non-finite step (-1 if none, or if not watched).
+  """
+  if state is None:
+    state = init_state(opts, values, params)
+  step = _step(opts, x, y, values)
+  E0 = jnp.zeros((), jax.tree_util.tree_leaves(params)[0].dtype)
+  (params, state), recorded, bad = _loop(step, (params, state), E0, opts.steps, opts.record_every,
+                                         opts.watch, opts.unroll)
+  losses = jnp.concatenate([recorded, _loss(params, x, y, opts.act, opts.reduction, opts.form)[None]])
+  return params, state, losses, bad
+
+
+_run = jax.jit(run_training, static_argnames=("opts",))
+
+
+# --- the public function ------------------------------------------------------------------
+
+
+def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", record_every=1,
+          activation="sigmoid", optimizer=None, trainable="weights", reduction="sum", form="auto",
+          unroll=1):
+  """Trains ``params`` on ``(x, y)`` for ``steps`` updates in one compiled program.
+
+  The gradients come from ``jax.value_and_grad`` of :func:`jbp.loss` (or, in the
+  sequential order, from ``jax.vjp`` one layer at a time), and the loop is
+  ``jax.jit`` + ``lax.scan``: no Python loop over steps. A second call with the
+  same shapes, dtypes and options compiles nothing new; the learning rate and an
+  :class:`jbp.Optimizer`'s float hyperparameters are values of the program, so
+  changing them does not recompile either.
+
+  Args:
+    params: a tuple of :class:`jbp.Layer`, floating dtype.
+    x: shape ``(n_in,)`` or ``(batch, n_in)`` (the full batch every step).
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
-    steps: number of updates, an integer >= 1.
-    learning_rate: a positive scalar (a Python float or a 0-d array, which may be
-      traced, e.g. under ``jax.vmap``). Required unless ``optimizer`` is given.
+    steps: the number of updates, an integer >= 1.
+    learning_rate: a positive scalar for plain SGD (a Python float or a 0-d
+      array, which may be traced, e.g. under ``jax.vmap``). Required unless
+      ``optimizer`` is given.
     update: ``"simultaneous"`` (textbook gradient descent, the default) or
       ``"sequential"`` (output layer first; reproduces the published figures).
     record_every: record the loss every this many updates; must divide ``steps``.
     activation: as in :func:`jbp.forward`.
-    optimizer: any optax ``GradientTransformation`` (simultaneous order only),
-      used instead of plain SGD with ``learning_rate``. Reuse the same object
-      across calls: a new optimizer object compiles a new program.
+    optimizer: instead of plain SGD (simultaneous order only): a
+      :class:`jbp.Optimizer` such as ``jbp.Optimizer(optax.adam, learning_rate=1e-2)``,
+      compiled once for all its float hyperparameters, or any optax
+      ``GradientTransformation`` (each new object compiles a new program).
     trainable: which leaves train: ``"weights"`` (the default, as the worked
       example: biases stay fixed), ``"all"``, or a tuple of ``Layer(w=bool, b=bool)``.
       Frozen leaves are masked with ``optax.multi_transform``.
     reduction: ``"sum"`` or ``"mean"`` of the loss over a batch, as in :func:`jbp.loss`.
+    form: ``"auto"`` (the default), ``"unrolled"`` or ``"matmul"``: how the
+      compiled forward pass is laid out (see ``jbp._network``); ``"auto"`` unrolls
+      small networks on a CPU. The numbers agree to rounding.
+    unroll: steps an iteration of the compiled loop (``lax.fori_loop``'s
+      ``unroll``). 1, the default, is fastest on a CPU; on a GPU, where every step
+      launches kernels, more steps an iteration let XLA fuse across them (see
+      ``benchmarks/gpu.sh``). The numbers agree to rounding.
 
   Returns:
     ``(final_params, losses)``: ``losses`` has shape ``(steps // record_every + 1,)``
     and ``losses[k]`` is E after ``k * record_every`` updates (``losses[0]`` is the
     error before training, ``losses[-1]`` after the last update).
+
+  Raises:
+    TypeError, ValueError: a bad argument, named, before anything is compiled.
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -204,39 +355,9 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
   >>> losses.shape
   (11,)
   """
-  steps, record_every, act, mask, dtype = _check_call(params, x, y, steps, record_every, update, activation,
-                                                      optimizer, trainable, reduction, learning_rate)
-  if optimizer is None and type(learning_rate) is float and 0.0 < learning_rate < math.inf:
-    # The common case, checked without NumPy's machinery. A host scalar, not jnp.asarray:
-    # jit's dispatch takes it for a few microseconds, where a device array costs ~70 µs.
-    lr = np.asarray(learning_rate, dtype)
-  else:
-    lr = _learning_rate(learning_rate, optimizer, update, dtype)
-  return _train(params, _as_dtype(x, dtype), _as_dtype(y, dtype), lr, steps=steps,
-                record_every=record_every, update=update, act=act, optimizer=optimizer,
-                mask=mask, reduction=reduction)
-
-
-def _check_call(params, x, y, steps, record_every, update, activation, optimizer, trainable, reduction,
-                learning_rate=None):
-  """Every check of a call but the learning rate's value; -> (steps, record_every, act, mask, dtype)."""
-  sizes = _checks.check_params(params)
-  _checks.check_data(x, y, sizes)
-  steps = _checks.check_int("steps", steps)
-  record_every = _checks.check_record_every(record_every, steps)
-  _checks.check_choice("update", update, UPDATES)
-  _checks.check_choice("reduction", reduction, REDUCTIONS)
-  act = resolve_activation(activation)
-  mask = trainable_mask(params, trainable)
-  dtype = np.dtype(params[0].w.dtype) if hasattr(params[0].w, "dtype") else jnp.result_type(params[0].w)
-  if optimizer is not None:
-    check_optimizer(optimizer, update, learning_rate)
-  return steps, record_every, act, mask, dtype
-
-
-def _learning_rate(learning_rate, optimizer, update, dtype):
-  """The learning rate as a 0-d array of ``dtype``, checked (zero when an optimizer carries its own)."""
-  if optimizer is not None:
-    return np.zeros((), dtype)
-  _checks.check_learning_rate(learning_rate)
-  return _as_dtype(learning_rate, dtype)
+  opts, values, dtype = make_options(
+      params, x, y, steps=steps, learning_rate=learning_rate, update=update, record_every=record_every,
+      activation=activation, optimizer=optimizer, trainable=trainable, reduction=reduction, form=form,
+      unroll=unroll)
+  final, _, losses, _ = _run(params, None, _as_dtype(x, dtype), _as_dtype(y, dtype), values, opts)
+  return final, losses

@@ -8,6 +8,20 @@ import pytest
 import jbp
 
 
+@pytest.fixture(autouse=True)
+def strict_promotion(request):
+  """Strict promotion, as Equinox's tests run: an implicit broadcast of arrays of different ranks
+  (say ``(batch, n) + (n,)``) or an implicit mix of dtypes anywhere in jbp is an error.
+
+  A test marked ``standard_dtype_promotion`` runs optax code that mixes Python floats with
+  integer step counts (Adam's bias correction), which strict dtype promotion refuses; rank
+  promotion stays strict there too.
+  """
+  dtypes = "standard" if request.node.get_closest_marker("standard_dtype_promotion") else "strict"
+  with jax.numpy_rank_promotion("raise"), jax.numpy_dtype_promotion(dtypes):
+    yield
+
+
 @pytest.fixture
 def x64():
   """64-bit mode for the duration of one test, restored afterwards."""

@@ -106,8 +106,8 @@ def test_chunked_equals_uninterrupted_bit_for_bit(ex64, update, monkeypatch):
   kw = dict(learning_rate=0.5, update=update)
   want_p, want_l = jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=600, record_every=20, **kw)
   calls = []
-  real_train = _progress.train
-  monkeypatch.setattr(_progress, "train", lambda *a, **k: calls.append(k["steps"]) or real_train(*a, **k))
+  real_run = _progress._run  # the compiled training program, called once a chunk
+  monkeypatch.setattr(_progress, "_run", lambda *a: calls.append(a[-1].steps) or real_run(*a))
   seen = []
   run = jbp.train_chunked(ex64.params, ex64.inputs, ex64.targets, steps=600, chunk_steps=140, record_every=20,
                           callback=lambda done, loss: seen.append(done), **kw)
@@ -152,6 +152,7 @@ def test_chunked_rejects():
 
 
 @pytest.mark.parametrize("trainable", ["weights"])  # the masked path; "all" is optax alone
+@pytest.mark.standard_dtype_promotion  # optax's Adam
 def test_chunked_optimizer_carries_its_state(x64, trainable):
   import optax
 

@@ -47,7 +47,8 @@ def train(ex, **kw):
     (dict(update="sequential", optimizer=optax.sgd(0.5), learning_rate=None),
      r"optimizer: the sequential update order is defined for plain SGD only"),
     (dict(optimizer=optax.adam(0.1)), r"learning_rate: expected None when optimizer is given"),
-    (dict(optimizer="adam", learning_rate=None), r"optimizer: expected an optax GradientTransformation"),
+    (dict(optimizer="adam", learning_rate=None),
+         r"optimizer: expected jbp.Optimizer\(factory, ...\) or an optax GradientTransformation"),
     (dict(reduction="max"), r"reduction: expected one of \['sum', 'mean'\], got 'max'"),
 ])
 def test_train_rejects(ex, kw, match):
@@ -105,6 +106,6 @@ def test_errors_come_before_compilation(ex, monkeypatch):
   def boom(*a, **k):
     raise AssertionError("compiled before checking")
 
-  monkeypatch.setattr(_train, "_train", boom)
+  monkeypatch.setattr(_train, "_run", boom)
   with pytest.raises(ValueError, match="steps"):
     train(ex, steps=0)

@@ -42,14 +42,15 @@ def _sequential_reference(params, stepped, x, y, activation):
   grads = list(jax.grad(jbp.loss)(params, x, y, activation=activation))
   x2 = jnp.atleast_2d(x)
   a = [x2]
+  row = lambda b: jnp.reshape(b, (1, -1))  # a bias as a row: no implicit rank promotion
   for p in params:
-    a.append(act(a[-1] @ p.w.T + p.b))
+    a.append(act(a[-1] @ p.w.T + row(p.b)))
   delta_out = jax.grad(lambda net: 0.5 * jnp.sum((act(net) - jnp.atleast_2d(y)) ** 2))(
-      a[-2] @ params[-1].w.T + params[-1].b)
+      a[-2] @ params[-1].w.T + row(params[-1].b))
   k = len(params) - 2
 
   def surrogate(layer):
-    h = act(a[k] @ layer.w.T + layer.b)
+    h = act(a[k] @ layer.w.T + row(layer.b))
     return jnp.sum(jax.lax.stop_gradient(delta_out) * (h @ stepped[-1].w.T))
 
   grads[k] = jax.grad(surrogate)(params[k])

@@ -42,9 +42,9 @@ def test_init_many_is_one_key_per_member():
 
 # float64, the same arithmetic in another order (unrolled sums instead of matrix
 # products): the members agree to rounding, 1e-12 relative over these few steps.
-@pytest.mark.parametrize("layout", ["last", "first"])
+@pytest.mark.parametrize("form", ["unrolled", "matmul"])
 @pytest.mark.parametrize("update", jbp.UPDATES)
-def test_each_member_equals_jbp_train(ex64, update, layout):
+def test_each_member_equals_jbp_train(ex64, update, form):
   pop = jbp.init_many(jax.random.key(0), 16, (2, 2, 2), method="uniform", shared_bias=True,
                       dtype=jnp.float64)
   lrs = jnp.linspace(0.1, 2.0, 16)
@@ -53,7 +53,7 @@ def test_each_member_equals_jbp_train(ex64, update, layout):
   want_p, want_l = jax.vmap(one)(pop, lrs)
   for lr, wp, wl in ((lrs, want_p, want_l), (0.5, *jax.vmap(lambda p: one(p, 0.5))(pop))):
     got = jbp.train_many(pop, ex64.inputs, ex64.targets, steps=60, learning_rate=lr, update=update,
-                         record_every=10, layout=layout)
+                         record_every=10, form=form)
     assert got.losses.shape == (16, 7) and not bool(got.diverged.any())
     np.testing.assert_array_equal(got.diverged_step, -1)
     np.testing.assert_allclose(got.losses, wl, rtol=1e-12)
@@ -75,7 +75,7 @@ def test_any_depth_per_neuron_biases_and_activations(x64, activation, update):
   y = jax.random.uniform(jax.random.key(11), (3, 2), jnp.float64)
   kw = dict(steps=12, learning_rate=0.2, update=update, activation=activation, trainable="all",
             reduction="mean")
-  got = jbp.train_many(pop, x, y, layout="last", **kw)
+  got = jbp.train_many(pop, x, y, form="unrolled", **kw)
   want_p, want_l = jax.vmap(lambda p: jbp.train(p, x, y, **kw))(pop)
   np.testing.assert_allclose(got.losses, want_l, rtol=1e-12)
   assert_trees_close(got.params, want_p, rtol=1e-12, atol=1e-15)
@@ -107,15 +107,15 @@ def test_record_every_and_final_only(ex64):
   np.testing.assert_array_equal(final.params[1].w, every.params[1].w)
 
 
-@pytest.mark.parametrize("layout", ["last", "first"])
-def test_a_diverging_member_is_flagged_and_the_others_are_unaffected(layout):
+@pytest.mark.parametrize("form", ["unrolled", "matmul"])
+def test_a_diverging_member_is_flagged_and_the_others_are_unaffected(form):
   # A linear network (identity activation) with learning rate 50 grows without
   # bound and overflows float32; its neighbours use 0.1 and must not notice.
   params = stack([random_params(i, (2, 3, 2), dtype=jnp.float32) for i in range(3)])
   x, y = jnp.array([[0.5, -1.0], [1.0, 0.3]]), jnp.array([[0.2, 0.1], [0.9, -0.4]])
   lrs = jnp.array([0.1, 50.0, 0.1])
   kw = dict(steps=40, activation="identity", trainable="all")
-  res = jbp.train_many(params, x, y, learning_rate=lrs, layout=layout, **kw)
+  res = jbp.train_many(params, x, y, learning_rate=lrs, form=form, **kw)
   ref = [jbp.train(member(params, i), x, y, learning_rate=float(lrs[i]), **kw) for i in range(3)]
   bad = np.flatnonzero(~np.isfinite(np.asarray(ref[1][1])))
   assert bad.size, "the test needs member 1 to overflow"
@@ -230,7 +230,7 @@ def many(pop, **kw):
     (lambda pop: many(pop, record_every=3), r"record_every: expected a divisor of steps=10, got 3"),
     (lambda pop: many(pop, record="final", record_every=5), r"record_every: expected 1 \(the default\) with"),
     (lambda pop: many(pop, record="some"), r"record: expected one of \['all', 'final'\], got 'some'"),
-    (lambda pop: many(pop, layout="middle"), r"layout: expected one of \['auto', 'last', 'first'\]"),
+    (lambda pop: many(pop, form="middle"), r"form: expected one of \['auto', 'unrolled', 'matmul'\]"),
     (lambda pop: many(pop, devices=[]), r"devices: expected None or a non-empty sequence of jax.Device"),
     (lambda pop: jbp.sweep(pop, jnp.ones(2), jnp.ones(2), learning_rates=0.5, steps=5),
      r"learning_rates: expected a 1-d array of m >= 1 positive rates, got shape \(\)"),
@@ -254,7 +254,11 @@ def test_the_benchmark_runs_in_quick_mode(tmp_path):
   assert "| train_many |" in proc.stdout
   import json
   rows = json.loads(out.read_text())["rows"]
-  assert {r["method"] for r in rows} == {"train_many", "jit(vmap(train))", "numpy"}
+  methods = {"train_many", "jit(vmap(train))", "numpy"}
+  assert {r["method"] for r in rows} in (methods, methods | {"C SIMD"})  # C SIMD needs cc and AVX2
+  assert ("C SIMD" in {r["method"] for r in rows}) == ("C SIMD left out" not in proc.stdout)
+  finals = {r["method"]: r["mean_final_loss"] for r in rows if r["n"] == 100}
+  assert max(finals.values()) - min(finals.values()) < 1e-3 * max(finals.values())  # the same training
   assert all(r["network_steps_per_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
   # The results file is never replaced without --force; --methods picks the rows.
   again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
@@ -269,11 +273,12 @@ def test_the_benchmark_runs_in_quick_mode(tmp_path):
   assert {r["method"] for r in json.loads(out.read_text())["rows"]} == {"train_many"}
 
 
-def test_auto_layout_unrolls_small_networks_on_cpus_only():
-  from jbp._population import _resolve_layout
+def test_auto_form_unrolls_small_networks_on_cpus_only():
+  from jbp._network import choose_form
 
-  x = jnp.ones(2)
-  assert _resolve_layout("auto", (2, 2, 2), x, "cpu") == "last"
-  assert _resolve_layout("auto", (2, 64, 64, 2), x, "cpu") == "first"
-  assert _resolve_layout("auto", (2, 2, 2), x, "gpu") == "first"
-  assert _resolve_layout("last", (2, 2, 2), x, "gpu") == "last"
+  assert choose_form("auto", (2, 2, 2), None, "cpu") == "unrolled"
+  assert choose_form("auto", (2, 5, 1), 4, "cpu") == "unrolled"
+  assert choose_form("auto", (2, 64, 64, 2), None, "cpu") == "matmul"
+  assert choose_form("auto", (2, 16, 16, 2), 4, "cpu") == "matmul"  # 4 examples x 320 products
+  assert choose_form("auto", (2, 2, 2), None, "gpu") == "matmul"
+  assert choose_form("unrolled", (2, 2, 2), None, "gpu") == "unrolled"

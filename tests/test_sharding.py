@@ -41,12 +41,12 @@ with jax.enable_x64(True):
     pop = jbp.init_many(jax.random.key(0), n, (2, 2, 2), method="uniform", shared_bias=True,
                         dtype=jnp.float64)
     lrs = jnp.linspace(0.1, 2.0, n)
-    for layout in ("last", "first"):
-      kw = dict(steps=50, learning_rate=lrs, record_every=10, layout=layout, update="sequential")
+    for form in ("unrolled", "matmul"):
+      kw = dict(steps=50, learning_rate=lrs, record_every=10, form=form, update="sequential")
       four = jbp.train_many(pop, ex.inputs, ex.targets, **kw)
       one = jbp.train_many(pop, ex.inputs, ex.targets, devices=jax.devices()[:1], **kw)
       leaves = lambda r: jax.tree_util.tree_leaves((r.params, r.losses))
-      out[f"{n}-{layout}"] = dict(
+      out[f"{n}-{form}"] = dict(
           shape=list(four.losses.shape), w_shape=list(four.params[0].w.shape),
           devices=len(four.losses.sharding.device_set),
           w_devices=len(four.params[1].w.sharding.device_set),
@@ -61,18 +61,18 @@ def test_four_devices_split_the_population_and_change_no_number():
   out = python(FOUR_DEVICES, devices=4)
   assert out["devices"] == 4
   for n in (1000, 1001):
-    for layout in ("last", "first"):
-      r = out[f"{n}-{layout}"]
+    for form in ("unrolled", "matmul"):
+      r = out[f"{n}-{form}"]
       assert r["shape"] == [n, 6] and r["w_shape"] == [n, 2, 2] and r["one_device"] == 1
       # Members never interact: the split changes at most the rounding of the
-      # vectorized loops (seen: 0 for "last", 1 ulp for "first"); float64, 1e-12.
-      assert r["max_rel"] <= 1e-12, (n, layout, r)
+      # vectorized loops (seen: 0 for "unrolled", 1 ulp for "matmul"); float64, 1e-12.
+      assert r["max_rel"] <= 1e-12, (n, form, r)
       assert r["devices"] == 4 and r["w_devices"] == 4
   # 1000 = 4 x 250: the result stays split, 250 members a device. 1001 is padded
   # to 1004 for the run and trimmed: an array of 1001 rows cannot be split evenly
   # over 4 devices, so it comes back replicated on all 4.
-  assert out["1000-last"]["spec"] in ("P('population',)", "PartitionSpec('population',)")
-  assert out["1001-last"]["spec"] in ("P()", "PartitionSpec()")
+  assert out["1000-unrolled"]["spec"] in ("P('population',)", "PartitionSpec('population',)")
+  assert out["1001-unrolled"]["spec"] in ("P()", "PartitionSpec()")
 
 
 TWO_PROCESSES = """
