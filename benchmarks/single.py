@@ -329,9 +329,9 @@ def jbp_run(jbp, ex, steps, order, unroll=1):
 
 def program_run(jbp, ex, steps, order, unroll=1):
   """The compiled program of the jbp.train call above, called directly (no checks, no jit dispatch)."""
-  from jbp import _train
+  from jbp import _options, _train
 
-  opts, values, _ = _train.make_options(
+  opts, values, _ = _options.make_options(
       ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=LR, update=order, record_every=steps,
       activation="sigmoid", optimizer=None, trainable="weights", reduction="sum", form="auto",
       unroll=unroll)

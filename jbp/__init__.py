@@ -11,12 +11,12 @@ from jbp._data import load_csv, load_params, save_params
 from jbp._example import PUBLISHED, Example, worked_example, xor
 from jbp._explain import Explanation, explain, render_json, render_markdown, render_text
 from jbp._figures import FigureRow, format_figures, worked_example_figures
-from jbp._init import init_params
+from jbp._init import init_many, init_params
 from jbp._layer import Layer
 from jbp._network import FORMS, forward, loss, sizes_of
 from jbp._optimizer import Optimizer
 from jbp._plot import plot_losses, plot_population
-from jbp._population import RECORDS, Population, init_many, sweep, train_many
+from jbp._population import RECORDS, Population, sweep, train_many
 from jbp._progress import Chunked, train_chunked
 from jbp._summary import Summary, summarize
 from jbp._train import UPDATES, train

@@ -28,7 +28,7 @@ from jbp._activation import resolve_activation
 from jbp._backprop import _delta_rule
 from jbp._network import Layer, _loss, _trace
 from jbp._optimizer import sgd_update
-from jbp._train import UPDATES, trainable_mask
+from jbp._options import UPDATES, trainable_mask
 
 __all__ = ["Explanation", "explain", "render_text", "render_markdown", "render_json", "MAX_LAYERS",
            "MAX_NEURONS", "MAX_EXAMPLES"]

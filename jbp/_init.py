@@ -1,4 +1,4 @@
-"""Random initial parameters: one PRNG key per layer, never a reused key."""
+"""Random initial parameters: one PRNG key per layer and per member, never a reused key."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jbp import _checks
-from jbp._network import Layer
+from jbp._layer import Layer
 
-__all__ = ["init_params", "METHODS"]
+__all__ = ["init_params", "init_many", "METHODS"]
 
 METHODS = ("glorot", "uniform")
 
@@ -82,3 +82,39 @@ def _init(key, *, sizes, method, shared_bias, dtype):
       b = jax.random.uniform(kb, bshape, dt)
     params.append(Layer(w, b))
   return tuple(params)
+
+
+def init_many(key, n, sizes, *, method="glorot", shared_bias=False, dtype=None):
+  """``n`` independent initializations stacked on a leading population axis.
+
+  ``key`` is split into ``n`` keys, one a member, and each member is drawn by
+  :func:`jbp.init_params` with its own key: no key is ever reused.
+
+  Args:
+    key: a PRNG key, ``jax.random.key(seed)``.
+    n: the population size, an integer >= 1.
+    sizes: layer sizes, input first, e.g. ``(2, 2, 2)``.
+    method, shared_bias, dtype: as in :func:`jbp.init_params`.
+
+  Returns:
+    a tuple of :class:`jbp.Layer`: layer ``l`` has ``w`` of shape
+    ``(n, sizes[l+1], sizes[l])`` and ``b`` of shape ``(n,)`` or ``(n, sizes[l+1])``;
+    member ``i`` equals ``jbp.init_params(jax.random.split(key, n)[i], sizes, ...)``.
+
+  >>> import jax, jbp
+  >>> pop = jbp.init_many(jax.random.key(0), 1000, (2, 2, 2), method="uniform", shared_bias=True)
+  >>> pop[0].w.shape, pop[0].b.shape
+  ((1000, 2, 2), (1000,))
+  """
+  key = check_key(key)
+  n = _checks.check_int("n", n)
+  sizes = check_sizes(sizes)
+  _checks.check_choice("method", method, METHODS)
+  dt = _checks.check_dtype(dtype)
+  return _init_many(key, n=n, sizes=sizes, method=method, shared_bias=bool(shared_bias), dtype=dt)
+
+
+@functools.partial(jax.jit, static_argnames=("n", "sizes", "method", "shared_bias", "dtype"))
+def _init_many(key, *, n, sizes, method, shared_bias, dtype):
+  one = functools.partial(init_params, sizes=sizes, method=method, shared_bias=shared_bias, dtype=dtype)
+  return jax.vmap(one)(jax.random.split(key, n))

@@ -18,7 +18,8 @@ import numpy as np
 
 from jbp import _checks
 from jbp._network import loss
-from jbp._train import _as_dtype, _run, init_state, make_options
+from jbp._options import as_dtype, make_options
+from jbp._train import _run, init_state
 
 __all__ = ["Chunked", "train_chunked", "default_chunk"]
 
@@ -90,7 +91,7 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
     raise TypeError(f"{sorted(unknown)[0]}: not an argument of train_chunked; expected one of {sorted(kw)}")
   kw.update(train_kwargs)
   opts, values, dtype = make_options(params, x, y, steps=chunk_steps, record_every=record_every, **kw)
-  xd, yd = _as_dtype(x, dtype), _as_dtype(y, dtype)
+  xd, yd = as_dtype(x, dtype), as_dtype(y, dtype)
 
   def run_chunk(p, state, n):
     new, state, losses, _ = _run(p, state, xd, yd, values, dataclasses.replace(opts, steps=n))

@@ -16,7 +16,7 @@ import pytest
 from conftest import random_data, random_params
 
 import jbp
-from jbp import _population, _train
+from jbp import _options, _population, _train
 from jbp._backprop import _delta_rule
 
 TOL = 1e-12
@@ -138,14 +138,14 @@ def test_one_compiled_loop_whatever_the_number_of_steps(ex64):
   sizes = {}
   for steps in (10, 10_000):
     for update in jbp.UPDATES:
-      opts, values, _ = _train.make_options(
+      opts, values, _ = _options.make_options(
           ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=0.5, update=update,
           record_every=steps // 10, activation="sigmoid", optimizer=None, trainable="weights",
           reduction="sum", form="unrolled")
       sizes[("train", update, steps)] = lowered_lines(_train._run, ex.params, None, ex.inputs, ex.targets,
                                                       values, opts)
     pop = jbp.init_many(jax.random.key(0), 8, (2, 2, 2), dtype=jnp.float64)
-    opts, values, _ = _train.make_options(
+    opts, values, _ = _options.make_options(
         pop, ex.inputs, ex.targets, steps=steps, learning_rate=0.5, update="sequential",
         record_every=steps // 10, activation="sigmoid", optimizer=None, trainable="weights",
         reduction="sum", form="unrolled", sizes=(2, 2, 2), watch=True)

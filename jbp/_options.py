@@ -1,0 +1,145 @@
+"""The options of a training run: one frozen, hashable record, checked where it is made.
+
+Everything static about a run (steps, recording, update order, activation, frozen
+leaves, optimizer kind, the forward pass's form) is an :class:`Options`, the key of
+the compiled program. The learning rate and an optimizer's other float
+hyperparameters are not in it: they are values of the program, so a new one
+compiles nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jbp import _checks
+from jbp._activation import Activation, resolve_activation
+from jbp._layer import Layer
+from jbp._network import REDUCTIONS, choose_form
+from jbp._optimizer import SGD, Optimizer, check_hyperparams, split_optimizer
+
+__all__ = ["Options", "make_options", "trainable_mask", "as_dtype", "UPDATES"]
+
+UPDATES = ("simultaneous", "sequential")
+TRAINABLE = ("weights", "all")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """Everything static about a training run: one hashable record, the compiled program's key.
+
+  Attributes:
+    steps: updates, >= 1.
+    record_every: the loss is recorded every this many updates; divides ``steps``.
+    update: ``"simultaneous"`` or ``"sequential"``.
+    act: the :class:`jbp.Activation`.
+    reduction: ``"sum"`` or ``"mean"`` over a batch.
+    mask: one ``Layer(w=bool, b=bool)`` a layer: which leaves train.
+    optimizer: the optimizer's static part (see ``jbp._optimizer``); its float
+      hyperparameters are passed to the program as values.
+    form: ``"unrolled"`` or ``"matmul"``: how the forward pass is laid out (``jbp._network``).
+    unroll: steps an iteration of the compiled loop (``lax.fori_loop``'s ``unroll``).
+    watch: also find each run's first non-finite loss (populations).
+  """
+
+  steps: int
+  record_every: int
+  update: str
+  act: Activation
+  reduction: str
+  mask: tuple
+  optimizer: object
+  form: str
+  unroll: int = 1
+  watch: bool = False
+
+
+def trainable_mask(params, trainable="weights") -> tuple:
+  """Which leaves train: one ``Layer(w=bool, b=bool)`` a layer.
+
+  Args:
+    params: a tuple of :class:`jbp.Layer` (only its length is read).
+    trainable: ``"weights"`` (the worked example's rule: biases stay fixed),
+      ``"all"``, or a tuple of ``Layer(w=bool, b=bool)`` with one entry a layer.
+
+  Raises:
+    ValueError: anything else.
+  """
+  n = len(params)
+  if isinstance(trainable, str):
+    _checks.check_choice("trainable", trainable, TRAINABLE)
+    return tuple(Layer(True, trainable == "all") for _ in range(n))
+  ok = isinstance(trainable, (tuple, list)) and len(trainable) == n and all(
+      isinstance(t, Layer) and all(isinstance(v, bool) for v in t) for t in trainable)
+  if not ok:
+    raise ValueError(f"trainable: expected 'weights', 'all' or a tuple of {n} jbp.Layer(w=bool, "
+                     f"b=bool), got {trainable!r}")
+  return tuple(Layer(bool(t.w), bool(t.b)) for t in trainable)
+
+
+def make_options(params, x, y, *, steps, learning_rate, update, record_every, activation, optimizer,
+                 trainable, reduction, form, unroll=1, sizes=None, watch=False, lr_shape=(), platform=None):
+  """Checks every argument of a run and returns ``(Options, hyperparameter values, dtype)``.
+
+  The values are the optimizer's float hyperparameters (for plain SGD, the
+  learning rate) as host arrays of the params' dtype, or as given when traced.
+  ``sizes`` skips re-checking params a caller has checked; ``lr_shape`` is the
+  learning rate's allowed shape (``(n,)`` for one rate a member of a population);
+  ``platform`` the one the program runs on (default: JAX's default backend).
+  """
+  sizes = _checks.check_params(params) if sizes is None else sizes
+  batch = _checks.check_data(x, y, sizes)
+  steps = _checks.check_int("steps", steps)
+  record_every = _checks.check_record_every(record_every, steps)
+  _checks.check_choice("update", update, UPDATES)
+  _checks.check_choice("reduction", reduction, REDUCTIONS)
+  act = resolve_activation(activation)
+  mask = trainable_mask(params, trainable)
+  leaf = params[0].w
+  dtype = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else jnp.result_type(leaf)
+  if optimizer is None:
+    kind, values = SGD, (_checks.check_learning_rate(learning_rate, shape=lr_shape),)
+  else:
+    check_optimizer(optimizer, update, learning_rate)
+    kind, values = split_optimizer(optimizer)
+  values = tuple(_hyperparameter(v, dtype) for v in values)
+  form = choose_form(form, sizes, batch, platform or jax.default_backend())
+  unroll = _checks.check_int("unroll", unroll)
+  opts = Options(steps, record_every, update, act, reduction, mask, kind, form, unroll, watch)
+  return opts, values, dtype
+
+
+def check_optimizer(optimizer, update, learning_rate):
+  """An optimizer is for the simultaneous order and carries its own learning rate."""
+  split_optimizer(optimizer)  # raises TypeError for anything but an optimizer
+  if update == "sequential":
+    raise ValueError(f"optimizer: the sequential update order is defined for plain SGD only; "
+                     f"pass learning_rate=... and no optimizer, got optimizer={optimizer!r}")
+  if learning_rate is not None:
+    raise ValueError("learning_rate: expected None when optimizer is given (the optimizer "
+                     f"carries its own learning rate), got {learning_rate!r}")
+  if isinstance(optimizer, Optimizer):
+    check_hyperparams(optimizer)
+
+
+def _hyperparameter(v, dtype):
+  """A float hyperparameter as the program takes it: a concrete scalar as a Python float (JAX passes
+  it without a host-to-device copy, in the params' dtype, weakly typed), an array in ``dtype``, a
+  traced value as it is."""
+  if type(v) is float:
+    return v
+  if not _checks.is_concrete(v):
+    return v
+  if np.ndim(v) == 0:
+    return float(v)
+  return as_dtype(v, dtype)
+
+
+def as_dtype(a, dtype):
+  """``a`` as an array of ``dtype``; a JAX array that has it already is passed as is (no dispatch)."""
+  if isinstance(a, jax.Array):
+    return a if a.dtype == dtype else jnp.asarray(a, dtype)
+  return np.asarray(a, dtype)
