@@ -94,7 +94,7 @@ def _affine(layer, a):
   """``net = w a + b`` for one example.
 
   Args:
-    layer: a :class:`Layer`.
+    layer: a :class:`Layer` of arrays, or of :func:`split` leaves.
     a: the layer's input: shape ``(n_in,)`` (the matmul form) or a tuple of ``n_in``
       values (the unrolled form).
 
@@ -102,11 +102,33 @@ def _affine(layer, a):
     ``net`` in the form of ``a``: shape ``(n_out,)``, or a tuple of ``n_out`` values.
   """
   w, b = layer
-  if isinstance(a, tuple):
-    shared = jnp.ndim(b) == jnp.ndim(w) - 2
-    return tuple(_sum(w[j, i] * a_i for i, a_i in enumerate(a)) + (b if shared else b[j])
-                 for j in range(w.shape[0]))
+  if isinstance(a, tuple):  # w[j][i] is a weight of an array or of split leaves alike
+    shared = not isinstance(b, tuple) and jnp.ndim(b) == jnp.ndim(w[0][0])
+    return tuple(_sum(w[j][i] * a_i for i, a_i in enumerate(a)) + (b if shared else b[j])
+                 for j in range(len(w)))
   return w @ a + b
+
+
+def split(params):
+  """Params with every weight and bias its own leaf: ``split(params)[l].w[j][i]`` is ``w[..., j, i]``.
+
+  For a population (leading member axes), each leaf is a vector over the members. The
+  unrolled form trains split params of a population so that each weight is one
+  contiguous vector; one network trains as arrays (indexing ``w[j][i]`` fuses there).
+  """
+  def one(layer):
+    n_out, n_in = layer.w.shape[-2:]
+    w = tuple(tuple(layer.w[..., j, i] for i in range(n_in)) for j in range(n_out))
+    shared = jnp.ndim(layer.b) == jnp.ndim(layer.w) - 2
+    return Layer(w, layer.b if shared else tuple(layer.b[..., j] for j in range(n_out)))
+  return tuple(one(layer) for layer in params)
+
+
+def merge(params):
+  """The inverse of :func:`split`: arrays again, ``w`` of shape ``(..., n_out, n_in)``."""
+  return tuple(Layer(jnp.stack([jnp.stack(row, axis=-1) for row in layer.w], axis=-2),
+                     jnp.stack(layer.b, axis=-1) if isinstance(layer.b, tuple) else layer.b)
+               for layer in params)
 
 
 def _output(params, x, act, form="matmul"):

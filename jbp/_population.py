@@ -36,7 +36,7 @@ from jax.sharding import PartitionSpec as P
 
 from jbp import _checks
 from jbp._layer import Layer
-from jbp._network import FORMS
+from jbp._network import FORMS, merge, split
 from jbp._options import make_options
 from jbp._train import run_training
 
@@ -222,10 +222,10 @@ def _in_blocks(fn, members, size):
 @functools.partial(jax.jit, static_argnames=("opts", "axes", "mesh", "block"))
 def _train_many(params, x, y, values, *, opts, axes, mesh, block):
   n = params[0].w.shape[0]
-  # The unrolled form runs with the population last: each w[j, i] is then a contiguous
-  # vector over the members. Each block is moved there and back, in the cache.
-  ax = -1 if opts.form == "unrolled" else 0
-  move = lambda tree, src, dst: jax.tree_util.tree_map(lambda a: jnp.moveaxis(a, src, dst), tree)
+  # In the unrolled form each weight becomes its own vector over the block's members
+  # (split, and merged back, while the block is in the cache), so every operation of a
+  # step is a loop over contiguous members.
+  unrolled = opts.form == "unrolled"
 
   def member(p, v, x, y):
     p, _, losses, bad = run_training(p, None, x, y, v, opts)
@@ -238,8 +238,9 @@ def _train_many(params, x, y, values, *, opts, axes, mesh, block):
       p, own = args
       own, common = iter(own), iter(shared)
       v = tuple(next(own) if a_ax == 0 else next(common) for a_ax in axes)
-      out = jax.vmap(member, in_axes=(ax, axes, None, None), out_axes=ax)(move(p, 0, ax), v, x, y)
-      return move(out, ax, 0)
+      p, losses, diverged, step = jax.vmap(member, in_axes=(0, axes, None, None))(
+          split(p) if unrolled else p, v, x, y)
+      return (merge(p) if unrolled else p), losses, diverged, step
 
     own = tuple(a for a, a_ax in zip(v, axes) if a_ax == 0)
     return _in_blocks(fn, (p, own), block or jax.tree_util.tree_leaves(p)[0].shape[0])
