@@ -217,8 +217,8 @@ import numpy as np
 from jbp import _data, Layer
 k = 0
 while True:
-  big = np.full((512, 1024), float(k))  # 4 MB: long enough that a kill often lands mid-write
-  _data.save_params(sys.argv[1], (Layer(big, np.full((512,), float(k))),), force=True)
+  big = np.full((1024, 1024), float(k), np.float32)  # 4 MB: long enough that a kill often lands mid-write
+  _data.save_params(sys.argv[1], (Layer(big, np.full((1024,), float(k), np.float32)),), force=True)
   print(k, flush=True)
   k += 1
 """
@@ -253,7 +253,7 @@ def test_sigkill_mid_write(tmp_path):
   _data.save_params(path, new, force=True)
   np.testing.assert_array_equal(jbp.load_params(path)[0].w, np.asarray(new[0].w))
   assert stale[0] in os.listdir(tmp_path) and len(os.listdir(tmp_path)) == 2
-  with pytest.raises(ValueError, match=r"cannot read .*\.tmp"):  # and the stale file is refused as params
+  with pytest.raises(ValueError, match=r"expected an .npz file of arrays, got .*\.tmp"):  # refused as params
     jbp.load_params(os.path.join(tmp_path, stale[0]))
 
 
@@ -269,7 +269,7 @@ def test_sigkill_at_random_moments(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
   (layer,) = jbp.load_params(path)  # complete: it loads, with every array intact
-  assert layer.w.shape == (512, 1024) and layer.b.shape == (512,)
+  assert layer.w.shape == (1024, 1024) and layer.b.shape == (1024,)
   k = layer.w[0, 0]
   assert k >= seen[-1] and (layer.w == k).all() and (layer.b == k).all()  # one version, whole
   stale = [n for n in os.listdir(tmp_path) if n != "params.npz"]
@@ -356,18 +356,18 @@ def test_load_params_refuses(tmp_path, kind):
 
 
 BAD_CSV = {
-    "empty": (b"", "is empty"),
-    "only blank lines": (b"\n\n  \n", "is empty|no column"),
-    "header only": (b"a,b,out\n", "no rows of data"),
-    "a missing column": (b"a,out\n1,2\n", "no column 'b'"),
-    "a missing value": (b"a,b,out\n1,,0\n", "missing value"),
+    "empty": (b"", "got an empty file"),
+    "only blank lines": (b"\n\n  \n", "got an empty file|got 'a', 'b', which it lacks"),
+    "header only": (b"a,b,out\n", "expected rows of data below the header"),
+    "a missing column": (b"a,out\n1,2\n", "got 'b', which it lacks"),
+    "a missing value": (b"a,b,out\n1,,0\n", "got an empty cell"),
     "text in a number": (b"a,b,out\n1,x,0\n", "expected a number"),
     "NaN": (b"a,b,out\n1,nan,0\n", "finite"),
     "inf": (b"a,b,out\n1,2,-inf\n", "finite"),
     "overflow to inf": (b"a,b,out\n1,1e999,0\n", "finite"),
     "a ragged row": (b"a,b,out\n1,2\n", "expected 3 fields"),
-    "not UTF-8": (b"a,b,out\n\xff\xfe,1,0\n", "not a readable CSV"),
-    "an npz renamed .csv": (GOOD, "not a readable CSV|no column"),
+    "not UTF-8": (b"a,b,out\n\xff\xfe,1,0\n", "expected a UTF-8 CSV file"),
+    "an npz renamed .csv": (GOOD, "expected a UTF-8 CSV file|which it lacks"),
 }
 
 
