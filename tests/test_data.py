@@ -30,11 +30,12 @@ def test_load_csv(tmp_path):
 
 
 @pytest.mark.parametrize("text, kw, match", [
-    ("a,b,out\n0,,1\n", {}, r"d.csv line 2, column 'b': expected a number, got an empty cell"),
-    ("a,b,out\n0,1,1\n0,x,1\n", {}, r"d.csv line 3, column 'b': expected a number, got 'x'"),
-    ("a,b,out\n0,nan,1\n", {}, r"line 2, column 'b': expected a finite number, got 'nan'"),
-    ("a,b,out\n0,1\n", {}, r"line 2: expected 3 fields as in the header, got 2"),
-    ("a,c,out\n0,1,1\n", {}, r"inputs: expected columns of .*d.csv \('a', 'c', 'out'\), got 'b', which it lacks"),
+    ("a,b,out\n0,,1\n", {}, r"data: expected a number in .*d.csv line 2, column 'b', got an empty cell"),
+    ("a,b,out\n0,1,1\n0,x,1\n", {}, r"expected a number in .*d.csv line 3, column 'b', got 'x'"),
+    ("a,b,out\n0,nan,1\n", {}, r"expected a finite number in .*d.csv line 2, column 'b', got 'nan'"),
+    ("a,b,out\n0,1\n", {}, r"expected 3 fields as in the header on .*d.csv line 2, got 2"),
+    ("a,c,out\n0,1,1\n", {}, r"inputs: expected columns of .*d.csv \('a', 'c', 'out'\), got 'b', which it "
+                            r"lacks"),
     ("a,b,c\n0,1,1\n", {}, r"targets: expected columns of .*d.csv \('a', 'b', 'c'\), got 'out'"),
     ("", {}, r"data: expected a header row naming the columns, got an empty file .*d.csv"),
     ("a,b,out\n", {}, r"data: expected rows of data below the header of .*d.csv, got none"),
@@ -196,7 +197,8 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path):
     if name == "matplotlib" or name.startswith("matplotlib."):
       monkeypatch.delitem(sys.modules, name)
   monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-  with pytest.raises(ImportError, match=r"plot: matplotlib is not installed; install it with: pip install"):
+  with pytest.raises(ImportError, match=r"plot: expected matplotlib to draw the figure, got none installed; "
+                                        r"install it with: pip install"):
     jbp.plot_losses({"a": ([0, 1], [1.0, 0.5])}, str(tmp_path / "x.png"))
   assert not os.listdir(tmp_path)
 
@@ -234,7 +236,8 @@ def test_load_params_dtype_converts_and_keeps_the_file_dtype_by_default(saved64)
   with jax.enable_x64(True):
     exact = jbp.load_params(saved64)
     want = jbp.worked_example(jnp.float64).params
-  assert all(leaf.dtype == jnp.float64 and isinstance(leaf, jax.Array) for leaf in jax.tree_util.tree_leaves(exact))
+  leaves = jax.tree_util.tree_leaves(exact)
+  assert all(leaf.dtype == jnp.float64 and isinstance(leaf, jax.Array) for leaf in leaves)
   for a, b in zip(jax.tree_util.tree_leaves(exact), jax.tree_util.tree_leaves(want)):
     np.testing.assert_array_equal(a, b)
   f32 = jbp.load_params(saved64, dtype=jnp.float32)
@@ -248,7 +251,8 @@ def test_load_params_dtype_converts_and_keeps_the_file_dtype_by_default(saved64)
 
 @pytest.mark.parametrize("arrays, match", [
     ({"w1": np.ones((2, 2), np.float32), "b1": np.zeros((), np.float64)},
-     r"expected one floating dtype for every array, got float32 \(w1\) and float64 \(b1\) in .*; pass dtype="),
+     r"expected one floating dtype for every array, got float32 \(w1\) and float64 \(b1\) in .*; "
+     r"pass dtype="),
     ({"w1": np.ones((2, 2), np.int64), "b1": np.zeros((), np.int64)},
      r"expected floating-point arrays \(float16, float32 or float64\), got int64 \(w1\)"),
     ({"w1": np.ones((2, 2), np.complex64), "b1": np.zeros((), np.complex64)},
