@@ -98,20 +98,20 @@ def load_csv(path, inputs, targets):
   y = np.empty((len(body), len(targets)), np.float64)
   for r, (line, row) in enumerate(body):
     if len(row) != len(header):
-      raise ValueError(f"data: {path} line {line}: expected {len(header)} fields as in the header, "
+      raise ValueError(f"data: expected {len(header)} fields as in the header on {path} line {line}, "
                        f"got {len(row)}")
     for out, cols in ((x, inputs), (y, targets)):
       for k, c in enumerate(cols):
         text = row[index[c]].strip()
-        if not text:
-          raise ValueError(f"data: {path} line {line}, column {c!r}: expected a number, got an empty cell")
         try:
           v = float(text)
         except ValueError:
-          raise ValueError(f"data: {path} line {line}, column {c!r}: expected a number, "
-                           f"got {text!r}") from None
+          got = repr(text) if text else "an empty cell"
+          raise ValueError(f"data: expected a number in {path} line {line}, column {c!r}, got {got}"
+                           ) from None
         if not math.isfinite(v):
-          raise ValueError(f"data: {path} line {line}, column {c!r}: expected a finite number, got {text!r}")
+          raise ValueError(f"data: expected a finite number in {path} line {line}, column {c!r}, "
+                           f"got {text!r}")
         out[r, k] = v
   return x, y
 
