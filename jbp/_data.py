@@ -125,15 +125,20 @@ def check_writable(path, *, force=False, name="out"):
   """
   path = os.fspath(path)
   if os.path.isdir(path):
-    raise ValueError(f"{name}: {path} is a folder; expected a file name")
+    raise ValueError(f"{name}: expected a file name, got {path}, which is a folder")
   if os.path.exists(path) and not force:
-    raise FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
+    raise FileExistsError(_exists(name, path))
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
-    raise ValueError(f"{name}: cannot write {path}: folder {folder} does not exist")
+    raise ValueError(f"{name}: expected a path in an existing folder, got {path} ({folder} does not "
+                     f"exist)")
   if not os.access(folder, os.W_OK | os.X_OK):
-    raise ValueError(f"{name}: cannot write {path}: folder {folder} is not writable")
+    raise ValueError(f"{name}: expected a path in a writable folder, got {path} ({folder} is not writable)")
   return path
+
+
+def _exists(name, path):
+  return f"{name}: expected a new file (or force=True to replace it), got {path}, which exists"
 
 
 def _umask():
@@ -175,7 +180,7 @@ def _place_new(tmp, path, name):
   never replaced; where the file system has no hard links, fall back to a check and
   a rename (a window of microseconds).
   """
-  exists = FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
+  exists = FileExistsError(_exists(name, path))
   try:
     os.link(tmp, path)
   except FileExistsError:

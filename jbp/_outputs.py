@@ -48,26 +48,31 @@ class _Output(NamedTuple):
   names: tuple  # the files of a folder output
 
 
+STOPS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a polite request to stop
+
+
 @contextlib.contextmanager
 def deferred_interrupt():
-  """Within the block, Ctrl-C is remembered instead of raised; the list it yields says if one came.
+  """Within the block, Ctrl-C (or SIGTERM) is remembered instead of acted on; it is delivered after.
 
-  For short blocks that must not stop half-way (writing and placing the files of a run).
-  Only the main thread receives signals; elsewhere the block runs as it is.
+  For short blocks that must not stop half-way (writing and placing the files of a run). The
+  list it yields holds the signals that came. Only the main thread receives signals; elsewhere
+  the block runs as it is.
   """
   hits = []
   if threading.current_thread() is not threading.main_thread():
     yield hits
     return
-  before = signal.getsignal(signal.SIGINT)
-  signal.signal(signal.SIGINT, lambda *_: hits.append(True))
+  before = {s: signal.getsignal(s) for s in STOPS}
+  for s in STOPS:
+    signal.signal(s, lambda signum, frame: hits.append(signum))
   try:
     yield hits
   finally:
-    before = before if before is not None else signal.default_int_handler
-    signal.signal(signal.SIGINT, before)
-    if hits and callable(before):  # delivered now, not dropped (KeyboardInterrupt, or an outer block's note)
-      before(signal.SIGINT, None)
+    for s in STOPS:
+      signal.signal(s, before[s] if before[s] is not None else signal.SIG_DFL)
+    if hits and callable(before[hits[0]]):  # delivered now, not dropped: KeyboardInterrupt, or an outer note
+      before[hits[0]](hits[0], None)
 
 
 def _beside(path, suffix):

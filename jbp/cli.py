@@ -13,7 +13,8 @@ The command line speaks one way:
 * Every output (``--out``, ``--plot``) is checked before any work, and a run is
   all or nothing on disk (:mod:`jbp._outputs`): a failure leaves nothing, Ctrl-C
   leaves the run so far, complete and marked ``"interrupted": true``. Either way
-  the last line says which, and Ctrl-C exits with status 130.
+  the last line says which, and Ctrl-C exits with status 130. SIGTERM stops a run
+  as Ctrl-C does.
 * Numbers have 9 significant digits, or scientific notation below 1e-4
   (:mod:`jbp._format`); ``jbp`` and ``jbp explain`` print the worked example's
   fixed 9 decimals, to be read against the published figures.
@@ -22,11 +23,14 @@ The command line speaks one way:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import time
 
 
@@ -735,6 +739,23 @@ def _library_error(e, parser, argv, command):
   return "", message
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+  """While a command runs, SIGTERM stops it as Ctrl-C does: what was done is saved, or nothing is."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+
+  def stop(signum, frame):
+    raise KeyboardInterrupt
+
+  before = signal.signal(signal.SIGTERM, stop)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+
+
 def main(argv=None) -> int:
   argv = sys.argv[1:] if argv is None else list(argv)
   parser = build_parser()
@@ -743,7 +764,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     command = args.command
     prog = f"jbp {command}" if command else "jbp"
-    return args.func(args)
+    with _terminate_as_interrupt():
+      return args.func(args)
   except UsageError as e:
     where = e.prog or prog
     print(f"{where}: error: {e.flag}: {e.message}" if e.flag else f"{where}: error: {e.message}",

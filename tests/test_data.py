@@ -70,7 +70,8 @@ def test_params_round_trip_without_pickle(tmp_path, ex64):
 def test_existing_files_kept_unless_force(tmp_path):
   path = str(tmp_path / "s.json")
   save_json(path, {"v": 1})
-  with pytest.raises(FileExistsError, match=r"s.json exists; pass --force"):
+  with pytest.raises(FileExistsError, match=r"expected a new file \(or force=True to replace it\), got "
+                                            r".*s.json, which exists"):
     save_json(path, {"v": 2})
   assert open(path).read().strip().endswith("}") and '"v": 1' in open(path).read()
   save_json(path, {"v": 2}, force=True)
@@ -97,9 +98,10 @@ def test_object_arrays_are_refused(tmp_path):
 
 
 def test_unwritable_paths(tmp_path):
-  with pytest.raises(ValueError, match=r"folder .*missing does not exist"):
+  with pytest.raises(ValueError, match=r"expected a path in an existing folder, got .*s.json "
+                                       r"\(.*missing does not exist\)"):
     save_json(str(tmp_path / "missing" / "s.json"), {})
-  with pytest.raises(ValueError, match=r"is a folder"):
+  with pytest.raises(ValueError, match=r"expected a file name, got .*, which is a folder"):
     save_json(str(tmp_path), {})
 
 
