@@ -1,4 +1,5 @@
-"""The command line, run in subprocesses as a user runs it."""
+"""The command line: the figures table in subprocesses as a user runs it, and the one way it speaks
+(error format, --version, help) through ``jbp.cli.main`` in this process."""
 
 import json
 import os
