@@ -4,6 +4,10 @@ Every check here runs before anything is traced or compiled and reads only what
 is known statically (shapes, dtypes, Python values). Values that may be traced
 (a learning rate under ``jax.vmap``, say) are checked only when they are concrete.
 Messages name the argument, say what was expected and what was given.
+
+Data (``x`` and ``y``) must be finite. That is checked with NumPy on host data
+only: a traced value under ``jit``/``vmap``/``grad`` has no value to look at, so
+it passes through, and a NaN in it flows through the computation as NaN.
 """
 
 from __future__ import annotations
@@ -119,15 +123,42 @@ def check_array(name: str, value):
   return tuple(shape)
 
 
+def check_finite(name: str, value):
+  """Raises ValueError if ``value`` holds NaN or an infinity; host data only.
+
+  A tracer (under ``jit``, ``vmap`` or ``grad``) has no value yet and passes, as
+  does a global array that this process cannot read whole (several hosts).
+
+  >>> check_finite("x", [0.5, float("nan")])
+  Traceback (most recent call last):
+  ...
+  ValueError: x: expected finite numbers, got nan at index (1,)
+  """
+  if not is_concrete(value) or (isinstance(value, jax.Array) and not value.is_fully_addressable):
+    return
+  a = np.asarray(value)
+  if is_floating(a.dtype) and not np.isfinite(a).all():
+    at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+    raise ValueError(f"{name}: expected finite numbers, got {float(a[at])!r} at index {at}")
+
+
+def check_data_array(name: str, value):
+  """An array-like of finite real numbers (finiteness checked on host data only), returned with its shape."""
+  shape = check_array(name, value)
+  check_finite(name, value)
+  return shape
+
+
 def check_data(x, y, sizes, *, batched_ok: bool = True):
   """Checks x against the network's input size and y against its output size.
 
-  x: (n_in,) or (batch, n_in); y: (n_out,) or (batch, n_out) with the same batch.
+  x: (n_in,) or (batch, n_in); y: (n_out,) or (batch, n_out) with the same batch,
+  both finite (on host data; see :func:`check_finite`).
   Returns the batch size, or None for a single example.
   """
   n_in, n_out = sizes[0], sizes[-1]
-  xs = check_array("x", x)
-  ys = check_array("y", y)
+  xs = check_data_array("x", x)
+  ys = check_data_array("y", y)
   if len(xs) == 1 or not batched_ok:
     if xs != (n_in,):
       raise ValueError(f"x: expected shape ({n_in},) or (batch, {n_in}) for a network with "
@@ -178,6 +209,9 @@ def check_params(params, *, name: str = "params", leading=()):
       dt = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else jnp.result_type(leaf)
       if not is_floating(dt):
         raise TypeError(f"{name}[{i}].{part}: expected a floating dtype, got {dt}")
+      if dt.itemsize == 8 and not jax.config.jax_enable_x64:  # JAX would compute in float32, silently
+        raise ValueError(f"{name}[{i}].{part}: expected float32 (or float16) arrays with 64-bit mode off, "
+                         f"got float64, but {X64_HINT}; or convert the params to float32")
       if dtype is None:
         dtype = dt
       elif dt != dtype:

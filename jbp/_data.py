@@ -7,7 +7,9 @@ unknown columns with a message that names the file, line and column.
 Writing: every file is written to a temporary file in the same folder and then
 renamed over the target (``os.replace``), so a reader never sees half a file; an
 existing file is kept unless ``force=True``. Params are saved as ``.npz`` of
-plain arrays (``w0, b0, w1, b1, ...``) that load with ``allow_pickle=False``.
+plain arrays that load with ``allow_pickle=False``, named by layer from 1 at the
+input side, as :func:`jbp.explain` names them: ``w1, b1`` hold ``params[0]`` (the
+worked example's w1..w4 and b1), ``w2, b2`` hold ``params[1]``, and so on.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ import csv
 import json
 import math
 import os
+import re
 import tempfile
 import zipfile
 import zlib
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from jbp import _checks
 from jbp._network import Layer
 
 __all__ = ["load_csv", "save_params", "load_params", "save_npz", "save_json", "check_writable",
@@ -54,7 +60,8 @@ def load_csv(path, inputs, targets):
   Raises:
     ValueError: an unreadable or empty file, an unknown or repeated column, a
       row of the wrong length, a missing value, text or a non-finite number where
-      a number belongs; the message names the file, line and column.
+      a number belongs; the message names the file, line and column. (The library
+      refuses non-finite ``x`` and ``y`` too, for data that does not come from a file.)
 
   >>> import os, tempfile, jbp
   >>> path = os.path.join(tempfile.mkdtemp(), "and.csv")
@@ -72,38 +79,39 @@ def load_csv(path, inputs, targets):
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a leading BOM (spreadsheets) is dropped
       rows = list(csv.reader(f))
   except OSError as e:
-    raise ValueError(f"data: cannot read {path}: {e.strerror or e}") from None
+    raise ValueError(f"data: expected a readable CSV file, got {path}: {e.strerror or e}") from None
   except (UnicodeDecodeError, csv.Error) as e:
-    raise ValueError(f"data: {path} is not a readable CSV file ({e})") from None
+    raise ValueError(f"data: expected a UTF-8 CSV file, got {path}, which is not one ({e})") from None
   if not rows:
-    raise ValueError(f"data: {path} is empty; expected a header row naming the columns")
+    raise ValueError(f"data: expected a header row naming the columns, got an empty file {path}")
   header = [h.strip() for h in rows[0]]
-  missing = [c for c in inputs + targets if c not in header]
-  if missing:
-    raise ValueError(f"data: {path} has no column {', '.join(map(repr, missing))}; its columns are "
-                     f"{', '.join(map(repr, header))}")
+  for name, cols in (("inputs", inputs), ("targets", targets)):
+    missing = [c for c in cols if c not in header]
+    if missing:
+      raise ValueError(f"{name}: expected columns of {path} ({', '.join(map(repr, header))}), got "
+                       f"{', '.join(map(repr, missing))}, which it lacks")
   body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
   if not body:
-    raise ValueError(f"data: {path} has a header but no rows of data")
+    raise ValueError(f"data: expected rows of data below the header of {path}, got none")
   index = {c: header.index(c) for c in inputs + targets}
   x = np.empty((len(body), len(inputs)), np.float64)
   y = np.empty((len(body), len(targets)), np.float64)
   for r, (line, row) in enumerate(body):
     if len(row) != len(header):
-      raise ValueError(f"data: {path} line {line}: expected {len(header)} fields as in the header, "
+      raise ValueError(f"data: expected {len(header)} fields as in the header on {path} line {line}, "
                        f"got {len(row)}")
     for out, cols in ((x, inputs), (y, targets)):
       for k, c in enumerate(cols):
         text = row[index[c]].strip()
-        if not text:
-          raise ValueError(f"data: {path} line {line}, column {c!r}: missing value")
         try:
           v = float(text)
         except ValueError:
-          raise ValueError(f"data: {path} line {line}, column {c!r}: expected a number, "
-                           f"got {text!r}") from None
+          got = repr(text) if text else "an empty cell"
+          raise ValueError(f"data: expected a number in {path} line {line}, column {c!r}, got {got}"
+                           ) from None
         if not math.isfinite(v):
-          raise ValueError(f"data: {path} line {line}, column {c!r}: expected a finite number, got {text!r}")
+          raise ValueError(f"data: expected a finite number in {path} line {line}, column {c!r}, "
+                           f"got {text!r}")
         out[r, k] = v
   return x, y
 
@@ -117,15 +125,20 @@ def check_writable(path, *, force=False, name="out"):
   """
   path = os.fspath(path)
   if os.path.isdir(path):
-    raise ValueError(f"{name}: {path} is a folder; expected a file name")
+    raise ValueError(f"{name}: expected a file name, got {path}, which is a folder")
   if os.path.exists(path) and not force:
-    raise FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
+    raise FileExistsError(_exists(name, path))
   folder = os.path.dirname(os.path.abspath(path))
   if not os.path.isdir(folder):
-    raise ValueError(f"{name}: cannot write {path}: folder {folder} does not exist")
+    raise ValueError(f"{name}: expected a path in an existing folder, got {path} ({folder} does not "
+                     f"exist)")
   if not os.access(folder, os.W_OK | os.X_OK):
-    raise ValueError(f"{name}: cannot write {path}: folder {folder} is not writable")
+    raise ValueError(f"{name}: expected a path in a writable folder, got {path} ({folder} is not writable)")
   return path
+
+
+def _exists(name, path):
+  return f"{name}: expected a new file (or force=True to replace it), got {path}, which exists"
 
 
 def _umask():
@@ -167,7 +180,7 @@ def _place_new(tmp, path, name):
   never replaced; where the file system has no hard links, fall back to a check and
   a rename (a window of microseconds).
   """
-  exists = FileExistsError(f"{name}: {path} exists; pass --force to overwrite it")
+  exists = FileExistsError(_exists(name, path))
   try:
     os.link(tmp, path)
   except FileExistsError:
@@ -196,32 +209,74 @@ def save_json(path, obj, *, force=False, name="out"):
 
 
 def save_params(path, params, *, force=False):
-  """Saves params as ``.npz`` arrays ``w0, b0, w1, b1, ...`` (layer index from the input side).
+  """Saves params as ``.npz`` arrays ``w1, b1, w2, b2, ...``: layer ``l``, from 1 at the input side.
+
+  ``w1, b1`` hold ``params[0]``, the names :func:`jbp.explain` gives them (in the
+  worked example, ``w1`` is ``[[w1, w2], [w3, w4]]`` and ``b1`` the hidden bias).
+  A population's leading axes are kept.
 
   Args:
     path: the file to write; kept if it exists unless ``force``.
     params: a tuple of :class:`jbp.Layer`.
     force: overwrite an existing file.
 
-  >>> import os, tempfile, jbp
+  Returns:
+    the path written.
+
+  >>> import os, tempfile, numpy as np, jbp
   >>> path = os.path.join(tempfile.mkdtemp(), "params.npz")
   >>> _ = jbp.save_params(path, jbp.worked_example().params)
+  >>> sorted(np.load(path, allow_pickle=False).files)
+  ['b1', 'b2', 'w1', 'w2']
   >>> back = jbp.load_params(path)
   >>> back[1].w.shape, back[1].w.dtype, round(float(back[1].w[0, 1]), 6)
   ((2, 2), dtype('float32'), 0.45)
   """
   arrays = {}
-  for l, layer in enumerate(params):
+  for l, layer in enumerate(params, start=1):
     arrays[f"w{l}"] = np.asarray(layer.w)
     arrays[f"b{l}"] = np.asarray(layer.b)
   return save_npz(path, arrays, force=force)
 
 
-def load_params(path):
-  """Params saved by :func:`save_params`, loaded with ``allow_pickle=False``.
+def _layer_names(path, files):
+  """``[(w, b), ...]`` input side first: ``w1, b1, ...``, or ``w0, b0, ...`` as jbp 0.1.0 saved them."""
+  n = sum(1 for k in files if re.fullmatch(r"w\d+", k))
+  first = 0 if "w0" in files else 1
+  names = [(f"w{l}", f"b{l}") for l in range(first, first + n)]
+  if n == 0 or sorted(files) != sorted(k for pair in names for k in pair):
+    raise ValueError(f"params: expected arrays w1, b1, w2, b2, ... in {path}, got {sorted(files)}")
+  return names
+
+
+def load_params(path, dtype=None):
+  """Params saved by :func:`save_params`, read with ``allow_pickle=False``.
+
+  Args:
+    path: an ``.npz`` file of arrays ``w1, b1, w2, b2, ...`` (files of jbp 0.1.0,
+      ``w0, b0, ...``, load too).
+    dtype: ``None`` keeps the file's dtype, which must then be one for every
+      array; a float64 file needs 64-bit mode, never silently becoming float32.
+      Or a floating dtype to convert every array to, e.g. ``jnp.float32``.
 
   Returns:
-    a tuple of :class:`jbp.Layer` of NumPy arrays.
+    a tuple of :class:`jbp.Layer` of JAX arrays; a population keeps its leading axes.
+
+  Raises:
+    ValueError: a file that is not an ``.npz`` of such arrays, arrays that are not
+      floating point, mixed dtypes (with ``dtype=None``), float64 with 64-bit mode
+      off, or shapes that do not chain; the message names the file.
+
+  >>> import os, tempfile, jax, jax.numpy as jnp, jbp
+  >>> path = os.path.join(tempfile.mkdtemp(), "params.npz")
+  >>> with jax.enable_x64(True):
+  ...   _ = jbp.save_params(path, jbp.worked_example(jnp.float64).params)
+  >>> jbp.load_params(path)  # 64-bit mode is off here
+  Traceback (most recent call last):
+  ...
+  ValueError: params: expected float32 arrays with 64-bit mode off, got float64 in ...
+  >>> jbp.load_params(path, dtype=jnp.float32)[0].w.dtype
+  dtype('float32')
   """
   # np.load raises many kinds of error on a file that is not an .npz of plain arrays (EOFError on an
   # empty file, BadZipFile on a truncated one, ValueError on pickled data): each becomes one ValueError
@@ -229,18 +284,42 @@ def load_params(path):
   try:
     z = np.load(path, allow_pickle=False)
   except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-    raise ValueError(f"params: cannot read {path} as an .npz file of arrays: {e}") from None
+    raise ValueError(f"params: expected an .npz file of arrays, got {path}, which cannot be read as one "
+                     f"({e})") from None
   if not isinstance(z, np.lib.npyio.NpzFile):
-    raise ValueError(f"params: {path} holds one array (.npy); expected an .npz file of arrays w0, b0, ...")
+    raise ValueError(f"params: expected an .npz file of arrays w1, b1, ..., got {path}, which holds one "
+                     f"array (.npy)")
   with z:
-    n = len([k for k in z.files if k.startswith("w")])
-    if sorted(z.files) != sorted([f"w{l}" for l in range(n)] + [f"b{l}" for l in range(n)]) or n == 0:
-      raise ValueError(f"params: {path} holds {sorted(z.files)}; expected arrays w0, b0, w1, b1, ...")
+    names = _layer_names(path, z.files)
     try:
       arrays = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-      raise ValueError(f"params: cannot read {path}: {e}") from None
-  for k, a in arrays.items():  # a zip member that is not an .npy array comes back as raw bytes
-    if not isinstance(a, np.ndarray) or a.dtype.kind not in "biuf":
-      raise ValueError(f"params: {path}: {k} is not an array of numbers")
-  return tuple(Layer(arrays[f"w{l}"], arrays[f"b{l}"]) for l in range(n))
+      raise ValueError(f"params: expected an .npz file of arrays, got {path}, which cannot be read ({e})"
+                       ) from None
+  ordered = [k for pair in names for k in pair]
+  for k in ordered:  # a zip member that is not an .npy array comes back as raw bytes
+    a = arrays[k]
+    if not isinstance(a, np.ndarray) or a.dtype.kind != "f":
+      got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
+      raise ValueError(f"params: expected floating-point arrays (float16, float32 or float64), got {got} "
+                       f"({k}) in {path}")
+  if dtype is None:
+    first = arrays[ordered[0]].dtype
+    other = next((k for k in ordered if arrays[k].dtype != first), None)
+    if other is not None:
+      raise ValueError(f"params: expected one floating dtype for every array, got {first} ({ordered[0]}) "
+                       f"and {arrays[other].dtype} ({other}) in {path}; pass dtype=jnp.float32 (or another) "
+                       f"to convert them all")
+    if first.itemsize == 8 and not jax.config.jax_enable_x64:
+      raise ValueError(f"params: expected float32 arrays with 64-bit mode off, got float64 in {path}. "
+                       f"{_checks.X64_HINT}; or pass dtype=jnp.float32 to load them as float32")
+    dt = first
+  else:
+    dt = _checks.check_dtype(dtype)
+  params = tuple(Layer(jnp.asarray(arrays[w], dt), jnp.asarray(arrays[b], dt)) for w, b in names)
+  try:
+    _checks.check_params(params, leading=arrays[names[0][0]].shape[:-2])
+  except (ValueError, TypeError) as e:
+    raise ValueError(f"params: expected layers whose shapes chain in {path} (params[l] is saved as "
+                     f"w{{l+1}}, b{{l+1}}), got {e}") from None
+  return params

@@ -203,7 +203,7 @@ def forward(params, x, *, activation="sigmoid"):
   """
   sizes = _checks.check_params(params)
   act = resolve_activation(activation)
-  xs = _checks.check_array("x", x)
+  xs = _checks.check_data_array("x", x)
   if xs[-1:] != (sizes[0],) or len(xs) > 2:
     raise ValueError(f"x: expected shape ({sizes[0]},) or (batch, {sizes[0]}) for a network with "
                      f"{sizes[0]} inputs, got shape {xs}")

@@ -3,7 +3,8 @@
 Figures are drawn on a ``matplotlib.figure.Figure`` with the Agg canvas, never
 through pyplot, so plotting changes no global matplotlib state and needs no
 display. Files are written atomically and an existing file is kept unless
-``force=True``.
+``force=True``. Numbers in labels are written as the command line writes them:
+9 significant digits, or scientific notation below 1e-4.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import io
 import numpy as np
 
 from jbp._data import atomic_write, check_writable
+from jbp._format import number
 
 __all__ = ["plot_losses", "plot_population", "require_matplotlib"]
 
@@ -25,7 +27,8 @@ def require_matplotlib():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
   except ImportError:
-    raise ImportError(f"plot: matplotlib is not installed; {INSTALL_HINT}") from None
+    raise ImportError(f"plot: expected matplotlib to draw the figure, got none installed; {INSTALL_HINT}"
+                      ) from None
   return Figure, FigureCanvasAgg
 
 
@@ -58,7 +61,7 @@ def plot_losses(curves: dict, path, *, title="Training loss", force=False):
   ax = fig.add_subplot(2 if compare else 1, 1, 1)
   styles = ["-", "--", ":", "-."]
   for k, (label, steps, losses) in enumerate(items):
-    ax.plot(steps, losses, styles[k % 4], label=f"{label} (final {losses[-1]:.9f})", lw=1.6)
+    ax.plot(steps, losses, styles[k % 4], label=f"{label} (final {number(losses[-1])})", lw=1.6)
   ax.set_yscale("log")
   ax.set_xlabel("update step")
   ax.set_ylabel("total error E (log scale)")
@@ -104,7 +107,7 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
   positive = rows[np.isfinite(rows) & (rows > 0)]
   lo, hi = (positive.min(), positive.max()) if positive.size else (1e-8, 1.0)
   bins = np.logspace(np.log10(lo) - 0.05, np.log10(hi) + 0.05, 40)
-  labels = ([f"lr {lr:g}" for lr in np.asarray(learning_rates)] if sweep else [None])
+  labels = ([f"lr {number(lr)}" for lr in np.asarray(learning_rates)] if sweep else [None])
   for row, label in zip(rows, labels):
     style = dict(histtype="step", lw=1.8) if len(rows) > 1 else dict(alpha=0.8)
     ax.hist(np.clip(row[np.isfinite(row)], lo, None), bins=bins, label=label, **style)
@@ -114,7 +117,7 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
   ax.set_title(f"final losses ({rows.shape[-1]} members)")
   fig.suptitle(title)
   if threshold is not None:
-    ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:g}")
+    ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {number(threshold)}")
   if sweep or threshold is not None:
     ax.legend()
   if sweep:
@@ -123,7 +126,7 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
     im = ax2.imshow(conv.astype(float), aspect="auto", interpolation="nearest", cmap="RdYlGn",
                     vmin=0, vmax=1)
     lrs = np.asarray(learning_rates)
-    ax2.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
+    ax2.set_yticks(range(len(lrs)), [number(lr) for lr in lrs])
     ax2.set_ylabel("learning rate")
     ax2.set_xlabel("initialization (member index)")
     ax2.set_title("converged (green) or not (red)")

@@ -3,28 +3,97 @@
 ``jbp`` alone runs the worked example in float64 and prints each published
 figure next to jbp's value under each update order. ``jbp explain`` prints the
 derivation of one training step; ``jbp train`` trains a network on the worked
-example, XOR or a CSV file and saves what it learnt.
+example, XOR or a CSV file and saves what it learnt; ``jbp ensemble`` trains a
+population of random initializations at once.
 
-Errors in arguments or data print one line on stderr and exit with status 2.
-Ctrl-C during training saves what was done and exits with status 130.
+The command line speaks one way:
+
+* An error is one line on stderr, ``jbp <subcommand>: error: --flag: expected ...,
+  got ...``, naming the flag as it was typed, and the exit status is 2.
+* Every output (``--out``, ``--plot``) is checked before any work, and a run is
+  all or nothing on disk (:mod:`jbp._outputs`): a failure leaves nothing, Ctrl-C
+  leaves the run so far, complete and marked ``"interrupted": true``. Either way
+  the last line says which, and Ctrl-C exits with status 130. SIGTERM stops a run
+  as Ctrl-C does.
+* Numbers have 9 significant digits, or scientific notation below 1e-4
+  (:mod:`jbp._format`); ``jbp`` and ``jbp explain`` print the worked example's
+  fixed 9 decimals, to be read against the published figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
+import re
+import signal
 import sys
+import threading
 import time
 
 
 class UsageError(Exception):
-  """A bad argument: printed as one line, exit status 2."""
+  """A bad argument: ``<prog>: error: <flag>: <message>`` on one line, exit status 2."""
+
+  def __init__(self, flag: str, message: str, prog: str | None = None):
+    super().__init__(f"{flag}: {message}" if flag else message)
+    self.flag, self.message, self.prog = flag, message, prog
+
+
+def _typed(argv, option_strings):
+  """The option string the user typed last (``--lr`` or ``--learning-rate``); else the first."""
+  for token in reversed(argv or ()):
+    name = token.split("=", 1)[0]
+    if name in option_strings:
+      return name
+  return option_strings[0]
+
+
+def _reword(message: str, flag: str) -> str:
+  """argparse's own messages in the one form, ``expected ..., got ...``."""
+  m = re.fullmatch(r"invalid choice: (.*) \(choose from (.*)\)", message)
+  if m:
+    choices = ", ".join(c.strip().strip("'") for c in m.group(2).split(","))
+    return f"expected one of {choices}, got {m.group(1)}"
+  if re.fullmatch(r"expected (one|at least one|at most one) argument", message):
+    return "expected a value, got none"
+  m = re.fullmatch(r"not allowed with argument (.*)", message)
+  if m:
+    return f"expected at most one of {flag} and {m.group(1)}, got both"
+  return message
 
 
 class _Parser(argparse.ArgumentParser):
+  """argparse with one error format, and no abbreviated flags (``--step`` is not ``--steps``)."""
+
+  def __init__(self, *args, **kwargs):
+    kwargs.setdefault("allow_abbrev", False)
+    super().__init__(*args, **kwargs)
+
+  def parse_known_args(self, args=None, namespace=None):
+    self._argv = list(sys.argv[1:] if args is None else args)
+    return super().parse_known_args(args, namespace)
+
+  def parse_args(self, args=None, namespace=None):
+    ns, extras = self.parse_known_args(args, namespace)
+    if extras:
+      command = getattr(ns, "command", None)
+      prog = f"{self.prog} {command}" if command else self.prog
+      token = extras[0]
+      what = "an unknown one" if token.startswith("-") else "an unexpected argument"
+      shown = token if token.isprintable() and token.split() == [token] else repr(token)
+      raise UsageError(shown, f"expected an option listed by {prog} --help, got {what}", prog)
+    return ns
+
   def error(self, message):
-    raise UsageError(f"{self.prog}: {message}")
+    err = sys.exc_info()[1]
+    if isinstance(err, argparse.ArgumentError) and err.argument_name:
+      names = err.argument_name.split("/")
+      flag = _typed(getattr(self, "_argv", ()), names) if names[0].startswith("-") else names[0]
+      raise UsageError(flag, _reword(err.message, flag), self.prog)
+    raise UsageError("", message, self.prog)
 
 
 _RAW = argparse.RawDescriptionHelpFormatter
@@ -72,35 +141,54 @@ ENSEMBLE_EXAMPLES = """examples:
 """
 
 
+def _got(text):
+  """How a message shows what was typed: a number as it is, anything else quoted."""
+  try:
+    float(text)
+  except ValueError:
+    return repr(text)
+  return text
+
+
 def _rates(text):
   try:
     rates = tuple(float(s) for s in text.split(","))
   except ValueError:
     rates = ()
-  if not rates or not all(r > 0 and r < float("inf") for r in rates):
+  if not rates or not all(0 < r < math.inf for r in rates):
     raise argparse.ArgumentTypeError(f"expected positive numbers separated by commas such as 0.1,0.5,2, "
                                      f"got {text!r}")
   return rates
 
 
-def _positive_int(name):
-  def parse(text):
-    try:
-      v = int(text)
-    except ValueError:
-      raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-      raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
-    return v
-  parse.__name__ = name
-  return parse
-
-
-def _number(text):
+def _positive_int(text):
   try:
-    return float(text)
+    v = int(text)
   except ValueError:
-    raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+  if v < 1:
+    raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+  return v
+
+
+def _positive_number(text):
+  try:
+    v = float(text)
+  except ValueError:
+    v = math.nan
+  if not 0 < v < math.inf:
+    raise argparse.ArgumentTypeError(f"expected a positive finite number, got {_got(text)}")
+  return v
+
+
+def _fraction(text):
+  try:
+    v = float(text)
+  except ValueError:
+    v = math.nan
+  if not 0 <= v < 1:
+    raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {_got(text)}")
+  return v
 
 
 def _seed(text):
@@ -124,7 +212,11 @@ def _sizes(text):
   return sizes
 
 
-def _add_network_options(p, *, steps_default=None):
+def _sizes_text(sizes):
+  return ",".join(map(str, sizes))
+
+
+def _add_network_options(p):
   g = p.add_argument_group("network and data")
   g.add_argument("--data", default="worked", metavar="worked|xor|CSV",
                  help="the worked example (default), xor, or a CSV file with a header row")
@@ -135,18 +227,25 @@ def _add_network_options(p, *, steps_default=None):
                       "network (worked, xor 2-5-1), or a hidden layer of 4 for a CSV")
   g.add_argument("--seed", type=_seed, default=0, help="seed of the random initialization (default 0)")
   g.add_argument("--init", choices=("uniform", "glorot"), default="uniform",
-                 help="random init: uniform [0, 1) with one bias a layer, as the reference program "
-                      "(default), or glorot with one bias a neuron")
-  g.add_argument("--activation", choices=("sigmoid", "tanh", "relu", "identity"), default="sigmoid")
+                 help="random init: uniform [0, 1) with one bias a layer, as the example's reference "
+                      "program drew them (default, so runs reproduce its experiments), or glorot with one "
+                      "bias a neuron (jbp.init_params's default, the usual choice for larger networks)")
+  g.add_argument("--activation", choices=("sigmoid", "tanh", "relu", "identity"), default="sigmoid",
+                 help="the activation of every layer, the output layer included (default sigmoid, as the "
+                      "worked example and the library)")
   t = p.add_argument_group("training")
-  t.add_argument("--learning-rate", "--lr", type=_number, default=0.5, dest="learning_rate",
-                 help="step size (default 0.5)")
+  t.add_argument("--learning-rate", "--lr", type=_positive_number, default=0.5, dest="learning_rate",
+                 help="step size (default 0.5, the worked example's; jbp.train has no default)")
   t.add_argument("--update", choices=("simultaneous", "sequential"), default="simultaneous",
-                 help="update order (default simultaneous; sequential reproduces the published figures)")
+                 help="update order (default simultaneous, as the library; sequential reproduces the "
+                      "published figures)")
   t.add_argument("--trainable", choices=("weights", "all"), default="weights",
-                 help="what trains: the weights only, as the worked example (default), or biases too")
+                 help="what trains: the weights only, as the worked example (default, as the library), "
+                      "or biases too")
   prec = p.add_mutually_exclusive_group()
-  prec.add_argument("--float64", dest="float32", action="store_false", help="compute in float64 (default)")
+  prec.add_argument("--float64", dest="float32", action="store_false",
+                    help="compute in float64 (default: the command line turns 64-bit mode on for itself, to "
+                         "match the published digits; the library keeps JAX's default, float32)")
   prec.add_argument("--float32", dest="float32", action="store_true", help="compute in float32")
   p.add_argument("--json", action="store_true", help="print machine-readable JSON")
   p.set_defaults(float32=False)
@@ -154,6 +253,8 @@ def _add_network_options(p, *, steps_default=None):
 
 
 def build_parser() -> argparse.ArgumentParser:
+  from jbp import __version__
+
   parser = _Parser(
       prog="jbp",
       description="Backpropagation in JAX: the worked 2-2-2 example, reproduced digit for digit.",
@@ -162,8 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
               "  jbp --json          the same as JSON\n"
               "  jbp --float32       in float32 (will not match every digit)\n"
               "  jbp explain         the derivation of one training step, every number\n"
-              "  jbp train --help    train on the worked example, XOR or your own CSV"),
+              "  jbp train --help    train on the worked example, XOR or your own CSV\n"
+              "  jbp ensemble --help train many random initializations at once"),
       formatter_class=_RAW)
+  parser.add_argument("--version", action="version", version=f"jbp {__version__}",
+                      help="print jbp's version and exit")
   parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
   parser.add_argument("--float32", action="store_true",
                       help="compute in float32 instead of float64")
@@ -172,18 +276,20 @@ def build_parser() -> argparse.ArgumentParser:
 
   ex = sub.add_parser("explain", help="print every number of one training step",
                       description="Print every intermediate value of one training step, computed by "
-                                  "the same code that trains, to 9 decimals.",
+                                  "the same code that trains, to 9 decimals as the worked example prints "
+                                  "them.",
                       epilog=EXPLAIN_EXAMPLES, formatter_class=_RAW)
   _add_network_options(ex)
   ex.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                   help="text for a terminal (default), Markdown with LaTeX math, or JSON")
-  ex.add_argument("--step", type=_positive_int("step"), default=1,
+  ex.add_argument("--step", type=_positive_int, default=1,
                   help="explain step K (K - 1 steps are trained first; default 1)")
   ex.add_argument("--names", choices=("worked", "systematic"),
-                  help="the worked example's names (i1, h1, o1, w1..w8) or systematic ones (x1, h1_1, "
-                       "y1, w1_11); default: worked for a 2-2-2 network with one bias a layer")
+                  help="the worked example's names (i1, h1, o1, w1..w8, b1, b2) or systematic ones (x1, "
+                       "h1_1, y1, w1_11, b1: layer 1 is the input side, as in params.npz); default: worked "
+                       "for a 2-2-2 network with one bias a layer")
   ex.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
-  ex.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+  ex.add_argument("--force", action="store_true", help="replace an existing --out file")
   ex.set_defaults(func=cmd_explain)
 
   tr = sub.add_parser("train", help="train a network and save params, losses and a summary",
@@ -195,40 +301,46 @@ def build_parser() -> argparse.ArgumentParser:
   tr.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="sgd",
                   help="sgd (default; either update order), or momentum / adam via optax "
                        "(simultaneous order)")
-  tr.add_argument("--momentum", type=_number, default=0.9, help="momentum of --optimizer momentum (0.9)")
-  _add_run_options(tr, records=1000, out="params.npz, losses.npz and summary.json",
+  tr.add_argument("--momentum", type=_fraction, default=0.9,
+                  help="momentum of --optimizer momentum, from 0 up to 1 (default 0.9)")
+  _add_run_options(tr, records=1000, library="jbp.train",
+                   out="params.npz, losses.npz and summary.json",
                    plot="the loss curve (log axis); for the worked example with sgd, both update orders")
   tr.set_defaults(func=cmd_train)
 
   en = sub.add_parser("ensemble", help="train a population of random initializations at once",
                       description="Train n random initializations of one network at once (one compiled "
                                   "program), at one or several learning rates, and report how many "
-                                  "converge, when, and the spread of their final losses.",
+                                  "converge, when, and the spread of their final losses. Runs in chunks of "
+                                  "about a second: a progress bar, and Ctrl-C saves what was done.",
                       epilog=ENSEMBLE_EXAMPLES, formatter_class=_RAW)
   _add_network_options(en)
   en.set_defaults(learning_rate=None)
-  en.add_argument("--n", type=_positive_int("n"), default=1000, help="population size (default 1000)")
+  en.add_argument("--n", type=_positive_int, default=1000, help="population size (default 1000)")
   en.add_argument("--learning-rates", type=_rates, metavar="LR,LR,..", dest="learning_rates",
                   help="one or more learning rates (default 0.5; or --learning-rate); several make a "
                        "sweep: every member trained with every rate")
-  en.add_argument("--threshold", type=_number, default=1e-3,
+  en.add_argument("--threshold", type=_positive_number, default=1e-3,
                   help="a member has converged when its final loss is below this (default 0.001)")
-  _add_run_options(en, records=100, out="losses.npz and summary.json",
+  _add_run_options(en, records=100, library="jbp.train_many",
+                   out="params.npz (the members' params), losses.npz and summary.json",
                    plot="the distribution of final losses and the convergence map (learning rate x "
                         "initialization)")
   en.set_defaults(func=cmd_ensemble)
   return parser
 
 
-def _add_run_options(p, *, records: int, out: str, plot: str):
+def _add_run_options(p, *, records: int, library: str, out: str, plot: str):
   """The options `train` and `ensemble` share: steps, recording, output files, progress."""
-  p.add_argument("--steps", type=_positive_int("steps"), default=10_000, help="updates (default 10000)")
-  p.add_argument("--record-every", type=_positive_int("record-every"), dest="record_every",
-                 help="record the loss every this many steps; must divide --steps (default: about "
-                      f"{records} records)")
-  p.add_argument("--out", metavar="DIR", help=f"save {out} in DIR")
+  p.add_argument("--steps", type=_positive_int, default=10_000,
+                 help=f"updates (default 10000, the worked example's; {library} has no default)")
+  p.add_argument("--record-every", type=_positive_int, dest="record_every",
+                 help=f"record the loss every this many steps; must divide --steps (default: about {records} "
+                      f"records; {library} records every step unless told)")
+  p.add_argument("--out", metavar="DIR",
+                 help=f"save {out} in DIR, a new or empty folder (or an earlier run's, with --force)")
   p.add_argument("--plot", metavar="PNG", help=f"write to PNG: {plot}")
-  p.add_argument("--force", action="store_true", help="overwrite existing output files")
+  p.add_argument("--force", action="store_true", help="replace the files of an earlier run")
   p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -269,14 +381,17 @@ def _problem(args):
   _enable_x64(not args.float32)
   dtype = jnp.float32 if args.float32 else jnp.float64
   if args.data in ("worked", "xor"):
-    if args.inputs or args.targets:
-      raise UsageError(f"jbp: --inputs/--targets name CSV columns; --data {args.data} has none")
+    for flag, value in (("--inputs", args.inputs), ("--targets", args.targets)):
+      if value is not None:
+        raise UsageError(flag, f"expected CSV column names with --data FILE.csv, got {value!r} with --data "
+                               f"{args.data}, which has no columns")
     ex = worked_example(dtype) if args.data == "worked" else xor(dtype, key=jax.random.key(args.seed))
     params, x, y = ex.params, ex.inputs, ex.targets
     what = "the worked example" if args.data == "worked" else "XOR"
   else:
-    if not args.inputs or not args.targets:
-      raise UsageError("jbp: --data CSV needs --inputs and --targets naming its columns")
+    for flag, value, kind in (("--inputs", args.inputs, "input"), ("--targets", args.targets, "target")):
+      if not value:
+        raise UsageError(flag, f"expected the {kind} columns of {args.data}, comma-separated, got none")
     x, y = load_csv(args.data, args.inputs, args.targets)
     x, y = jnp.asarray(x, dtype), jnp.asarray(y, dtype)
     params = None
@@ -285,333 +400,383 @@ def _problem(args):
   sizes = args.sizes or (None if params is not None else (n_in, 4, n_out))
   if sizes is not None:
     if sizes[0] != n_in or sizes[-1] != n_out:
-      raise UsageError(f"jbp: --sizes: the data has {n_in} input(s) and {n_out} target(s), so sizes must "
-                       f"start with {n_in} and end with {n_out}; got {','.join(map(str, sizes))}")
+      raise UsageError("--sizes", f"expected sizes that start with {n_in} input{'s' * (n_in != 1)} and end "
+                                  f"with {n_out} target{'s' * (n_out != 1)} for --data {args.data}, got "
+                                  f"{_sizes_text(sizes)}")
     params = init_params(jax.random.key(args.seed), sizes, method=args.init,
                          shared_bias=args.init == "uniform", dtype=dtype)
   return params, x, y, what
 
 
-def _write_text(path, text, force):
-  from jbp._data import atomic_write
+def _outputs(args, folder_files=None):
+  """The command's outputs (``--out``, ``--plot``), every one checked now, before any work.
 
-  atomic_write(path, lambda f: f.write(text.encode("utf-8")), force=force)
+  ``folder_files``: the files of an ``--out`` folder; ``None`` makes ``--out`` a file.
+  """
+  from jbp._outputs import Outputs
+
+  if getattr(args, "plot", None) is not None:
+    from jbp._plot import require_matplotlib
+
+    require_matplotlib()
+  outputs = Outputs(force=args.force)
+  if args.out is not None:
+    if folder_files is None:
+      outputs.file("--out", args.out)
+    else:
+      outputs.folder("--out", args.out, folder_files)
+  if getattr(args, "plot", None) is not None:
+    outputs.file("--plot", args.plot)
+  outputs.prepare()
+  return outputs
+
+
+def _save(outputs, writes):
+  """Writes ``[(flag, name, writer), ...]`` and places them all; Ctrl-C meanwhile waits until they are.
+
+  Returns True if Ctrl-C came while saving (the run is saved whole all the same).
+  """
+  from jbp._outputs import deferred_interrupt
+
+  try:
+    with deferred_interrupt():
+      for flag, name, writer in writes:
+        outputs.write(flag, writer, name)
+      outputs.commit()
+  except KeyboardInterrupt:
+    if not outputs.committed:
+      raise
+    return True
+  return False
 
 
 def cmd_explain(args) -> int:
-  from jbp._explain import check_explainable, explain, render_json, render_markdown, render_text
+  import jax.numpy as jnp
+
+  from jbp import _explain
   from jbp._train import train
 
-  if args.out:
-    from jbp._data import check_writable
-
-    check_writable(args.out, force=args.force)
-  if args.sizes:
-    check_explainable(args.sizes)
-  params, x, y, _ = _problem(args)
-  kw = dict(activation=args.activation, trainable=args.trainable)
-  if args.step > 1:
-    params, _ = train(params, x, y, steps=args.step - 1, learning_rate=args.learning_rate,
-                      update=args.update, record_every=args.step - 1, **kw)
-  record = explain(params, x, y, learning_rate=args.learning_rate, update=args.update, names=args.names, **kw)
-  fmt = "json" if args.json else args.format
-  if fmt == "json":
-    text = json.dumps({"step": args.step, **json.loads(render_json(record))}, indent=2) + "\n"
-  elif fmt == "markdown":
-    text = render_markdown(record)
-  else:
-    text = render_text(record)
-  if args.step > 1 and fmt != "json":
-    text = (f"Step {args.step}: the params after {args.step - 1} step{'s' if args.step > 2 else ''}.\n\n" if
-            fmt == "text" else f"*Step {args.step}: the params after {args.step - 1} step(s).*\n\n") + text
-  if args.out:
-    _write_text(args.out, text, args.force)
-  else:
-    sys.stdout.write(text)
+  sizes = args.sizes
+  most_layers, most_neurons, most_examples = _explain.MAX_LAYERS, _explain.MAX_NEURONS, _explain.MAX_EXAMPLES
+  if sizes and (len(sizes) - 1 > most_layers or max(sizes) > most_neurons):
+    raise UsageError("--sizes", f"expected at most {most_layers} layers of at most {most_neurons} neurons "
+                                f"(explain prints every quantity), got {_sizes_text(sizes)}")
+  with _outputs(args) as outputs:
+    params, x, y, what = _problem(args)
+    worked_shape = [p.w.shape for p in params] == [(2, 2), (2, 2)] and all(jnp.ndim(p.b) == 0 for p in params)
+    if args.names == "worked" and not worked_shape:
+      raise UsageError("--names", "expected systematic (or no --names) for a network other than the worked "
+                                  "example's 2-2-2 with one bias a layer, got worked")
+    if x.ndim == 2 and x.shape[0] > most_examples:
+      raise UsageError("--data", f"expected at most {most_examples} examples (explain prints every example's "
+                                 f"terms), got {x.shape[0]} in {what}")
+    kw = dict(activation=args.activation, trainable=args.trainable)
+    if args.step > 1:
+      params, _ = train(params, x, y, steps=args.step - 1, learning_rate=args.learning_rate,
+                        update=args.update, record_every=args.step - 1, **kw)
+    record = _explain.explain(params, x, y, learning_rate=args.learning_rate, update=args.update,
+                              names=args.names, **kw)
+    fmt = "json" if args.json else args.format
+    if fmt == "json":
+      text = json.dumps({"step": args.step, **json.loads(_explain.render_json(record))}, indent=2) + "\n"
+    elif fmt == "markdown":
+      text = _explain.render_markdown(record)
+    else:
+      text = _explain.render_text(record)
+    if args.step > 1 and fmt != "json":
+      text = (f"Step {args.step}: the params after {args.step - 1} step{'s' if args.step > 2 else ''}.\n\n" if
+              fmt == "text" else f"*Step {args.step}: the params after {args.step - 1} step(s).*\n\n") + text
+    if args.out is None:
+      sys.stdout.write(text)
+      return 0
+    late = _save(outputs, [("--out", None, lambda p: open(p, "w", encoding="utf-8").write(text))])
+  if late:
+    print(f"jbp explain: interrupted while saving; {args.out} was written whole first", file=sys.stderr)
+    return 130
   return 0
 
 
-def _loss_text(v) -> str:
-  return f"{v:.9f}" if abs(v) >= 1e-6 else f"{v:.9e}"
+def _record_every(args, target):
+  """``--record-every``, or the smallest divisor of ``--steps`` recording at most about ``target`` losses."""
+  steps, r = args.steps, args.record_every
+  if r is None:
+    r = next(r for r in range(max(1, -(-steps // target)), steps + 1) if steps % r == 0)
+  if steps % r:
+    raise UsageError("--record-every", f"expected a divisor of --steps {steps}, got {r}")
+  return r
 
 
-def _record_every(steps, given, target=1000):
-  """``given``, or the smallest divisor of ``steps`` that records at most about ``target`` losses."""
-  if given:
-    return given
-  for r in range(max(1, -(-steps // target)), steps + 1):
-    if steps % r == 0:
-      return r
-  return steps
+RUN_FILES = ("params.npz", "losses.npz", "summary.json")
+
+
+def _saved_phrase(args, outputs, done, what):
+  """What an interrupted run kept, and where."""
+  if args.out is not None:
+    extra = f", and the figure in {outputs.target('--plot')}" if args.plot is not None else ""
+    return (f"{what} after {done} steps {'are' if ' and ' in what else 'is'} saved in {args.out}{extra} "
+            f"(summary.json says \"interrupted\": true)")
+  if args.plot is not None:
+    return f"the figure of the first {done} steps is saved in {args.plot}"
+  return "nothing saved (no --out or --plot)"
 
 
 def cmd_train(args) -> int:
   import numpy as np
   import optax
-  from tqdm import tqdm
 
-  from jbp import _checks
-  from jbp._data import check_writable, save_json, save_npz, save_params
+  from jbp import _data, _plot, _progress
+  from jbp._bar import ProgressBar
+  from jbp._format import number, numbers
   from jbp._network import forward
-  from jbp._progress import default_chunk, train_chunked
   from jbp._train import train
 
   if args.optimizer != "sgd" and args.update == "sequential":
-    raise UsageError(f"jbp train: --optimizer {args.optimizer}: the sequential update order is plain SGD; "
-                     "use --optimizer sgd or --update simultaneous")
-  # Every output is checked before any work, so a bad path fails in a second, not after training.
-  outputs = {}
-  if args.out:
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-      raise ValueError(f"out: {args.out} exists and is not a folder")
-    try:
-      os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-      raise ValueError(f"out: cannot create folder {args.out}: {e.strerror or e}") from None
-    for name in ("params.npz", "losses.npz", "summary.json"):
-      outputs[name] = check_writable(os.path.join(args.out, name), force=args.force)
-  if args.plot:
-    from jbp._plot import require_matplotlib
+    raise UsageError("--update", f"expected simultaneous with --optimizer {args.optimizer} (the sequential "
+                                 "order is defined for plain SGD), got sequential")
+  r = _record_every(args, 1000)
+  with _outputs(args, RUN_FILES) as outputs:
+    params, x, y, what = _problem(args)
+    kw = dict(activation=args.activation, trainable=args.trainable)
+    if args.optimizer == "sgd":
+      kw.update(learning_rate=args.learning_rate, update=args.update)
+    else:
+      kw["optimizer"] = (optax.sgd(args.learning_rate, momentum=args.momentum)
+                         if args.optimizer == "momentum" else optax.adam(args.learning_rate))
+    t0 = time.perf_counter()
+    with ProgressBar(args.steps, disabled=args.no_progress) as bar:
+      final, losses, done, interrupted = _progress.train_chunked(
+          params, x, y, steps=args.steps, chunk_steps=_progress.default_chunk(args.steps, r), record_every=r,
+          callback=lambda done, loss: bar.update(done, f"E {number(loss)}"), catch_interrupt=True, **kw)
+    losses = np.asarray(losses)
+    seconds = time.perf_counter() - t0
+    steps_axis = np.arange(len(losses)) * r
+    if interrupted:
+      steps_axis[-1] = done  # the last entry is the loss after the last completed update
 
-    require_matplotlib()
-    check_writable(args.plot, force=args.force, name="plot")
+    sizes = tuple(int(p.w.shape[1]) for p in final[:1]) + tuple(int(p.w.shape[0]) for p in final)
+    out = np.asarray(forward(final, x, activation=args.activation))
+    files = {name: outputs.target("--out", name) for name in RUN_FILES} if args.out is not None else {}
+    if args.plot is not None:
+      files["plot"] = outputs.target("--plot")
+    summary = {
+        "data": what, "sizes": list(sizes), "activation": args.activation, "init": args.init if args.sizes
+        else "example", "seed": args.seed, "optimizer": args.optimizer, "learning_rate": args.learning_rate,
+        "update": args.update, "trainable": args.trainable, "dtype": str(losses.dtype),
+        "steps": args.steps, "steps_done": done, "interrupted": interrupted, "record_every": r,
+        "loss_initial": float(losses[0]), "loss_final": float(losses[-1]), "seconds": round(seconds, 3),
+        "outputs": out.reshape(-1, out.shape[-1]).tolist() if out.size <= 64 else None, "files": files,
+    }
+    writes, one_order = [], False
+    if args.out is not None:
+      writes += [("--out", "params.npz", lambda p: _data.save_params(p, final)),
+                 ("--out", "losses.npz", lambda p: _data.save_npz(p, {"step": steps_axis, "loss": losses}))]
+    if args.plot is not None:
+      label = f"sgd, {args.update} order" if args.optimizer == "sgd" else args.optimizer
+      curves = {label: (steps_axis, losses)}
+      if args.data == "worked" and args.optimizer == "sgd" and not args.sizes and not interrupted:
+        other = "sequential" if args.update == "simultaneous" else "simultaneous"
+        try:
+          _, other_losses = train(params, x, y, steps=args.steps, record_every=r, update=other,
+                                  learning_rate=args.learning_rate, activation=args.activation,
+                                  trainable=args.trainable)
+          curves = {args.update: (steps_axis, losses), other: (steps_axis, np.asarray(other_losses))}
+        except KeyboardInterrupt:  # the run itself is complete: save it, with one curve
+          one_order = True
+      title = (f"{'-'.join(map(str, sizes))} {args.activation} network on {what}, {args.optimizer} "
+               f"learning rate {number(args.learning_rate)}")
+      writes.append(("--plot", None, lambda p: _plot.plot_losses(curves, p, title=title)))
+    if args.out is not None:
+      writes.append(("--out", "summary.json", lambda p: _data.save_json(p, summary)))
+    late = _save(outputs, writes)
 
-  params, x, y, what = _problem(args)
-  r = _record_every(args.steps, args.record_every)
-  if args.steps % r:
-    raise UsageError(f"jbp train: --record-every: expected a divisor of --steps {args.steps}, got {r}")
-  kw = dict(activation=args.activation, trainable=args.trainable)
-  t0 = time.perf_counter()
-  if args.optimizer == "sgd":
-    kw.update(learning_rate=args.learning_rate, update=args.update)
-  else:
-    _checks.check_learning_rate(args.learning_rate)
-    kw["optimizer"] = (optax.sgd(args.learning_rate, momentum=args.momentum)
-                       if args.optimizer == "momentum" else optax.adam(args.learning_rate))
-  # A progress bar once a run passes 2 s: steps done, current loss, steps per second.
-  bar = tqdm(total=args.steps, unit="step", delay=2.0, disable=args.no_progress, file=sys.stderr,
-             dynamic_ncols=True, desc="training")
-
-  def progress(done, loss):
-    bar.update(done - bar.n)
-    bar.set_postfix(loss=f"{loss:.6g}", refresh=False)
-
-  try:
-    final, losses, done, interrupted = train_chunked(
-        params, x, y, steps=args.steps, chunk_steps=default_chunk(args.steps, r), record_every=r,
-        callback=progress, catch_interrupt=True, **kw)
-  finally:
-    bar.close()
-  kw = dict(activation=args.activation, trainable=args.trainable)
-  losses = np.asarray(losses)
-  seconds = time.perf_counter() - t0
-  steps_axis = np.arange(len(losses)) * r
-  if interrupted:
-    steps_axis[-1] = done  # the last entry is the loss after the last completed update
-
-  sizes = tuple(int(p.w.shape[1]) for p in final[:1]) + tuple(int(p.w.shape[0]) for p in final)
-  out = np.asarray(forward(final, x, activation=args.activation))
-  summary = {
-      "data": what, "sizes": list(sizes), "activation": args.activation, "init": args.init if args.sizes
-      else "example", "seed": args.seed, "optimizer": args.optimizer, "learning_rate": args.learning_rate,
-      "update": args.update, "trainable": args.trainable, "dtype": str(np.asarray(losses).dtype),
-      "steps": args.steps, "steps_done": done, "interrupted": interrupted, "record_every": r,
-      "loss_initial": float(losses[0]), "loss_final": float(losses[-1]), "seconds": round(seconds, 3),
-      "outputs": out.reshape(-1, out.shape[-1]).tolist() if out.size <= 64 else None,
-      "files": {},
-  }
-  if args.out:
-    save_params(outputs["params.npz"], final, force=args.force)
-    save_npz(outputs["losses.npz"], {"step": steps_axis, "loss": losses}, force=args.force)
-    summary["files"] = dict(outputs)
-  if args.plot:
-    from jbp._plot import plot_losses
-
-    label = f"sgd, {args.update} order" if args.optimizer == "sgd" else args.optimizer
-    curves = {label: (steps_axis, losses)}
-    if args.data == "worked" and args.optimizer == "sgd" and not args.sizes and not interrupted:
-      other = "sequential" if args.update == "simultaneous" else "simultaneous"
-      _, other_losses = train(params, x, y, steps=args.steps, record_every=r,
-                              learning_rate=args.learning_rate, update=other, **kw)
-      curves = {args.update: (steps_axis, losses), other: (steps_axis, np.asarray(other_losses))}
-    title = (f"{'-'.join(map(str, sizes))} {args.activation} network on {what}, {args.optimizer} "
-             f"learning rate {args.learning_rate:g}")
-    plot_losses(curves, args.plot, title=title, force=args.force)
-    summary["files"]["plot"] = args.plot
-  if args.out:
-    save_json(outputs["summary.json"], summary, force=args.force)
   if args.json:
     print(json.dumps(summary, indent=2))
   else:
     print(f"trained a {'-'.join(map(str, sizes))} {args.activation} network on {what} "
           f"({summary['dtype']}): {done} of {args.steps} steps, {args.optimizer} learning rate "
-          f"{args.learning_rate:g}, {args.update} order, {seconds:.2f} s")
-    print(f"E before: {_loss_text(losses[0])}   E after: {_loss_text(losses[-1])}")
+          f"{number(args.learning_rate)}, {args.update} order, {seconds:.2f} s")
+    print(f"E before: {number(losses[0])}   E after: {number(losses[-1])}")
     if summary["outputs"] is not None and len(summary["outputs"]) <= 8:
       for xi, yi, oi in zip(np.atleast_2d(np.asarray(x)), np.atleast_2d(np.asarray(y)), np.atleast_2d(out)):
-        print(f"  x {np.array2string(xi, precision=4)}  target {np.array2string(yi, precision=4)}  "
-              f"out {np.array2string(oi, precision=9)}")
-    for path in summary["files"].values():
+        print(f"  x {numbers(xi)}  target {numbers(yi)}  out {numbers(oi)}")
+    for path in files.values():
       print(f"wrote {path}")
   if interrupted:
-    where = f"partial results saved in {args.out}" if args.out else "nothing saved (no --out)"
-    print(f"jbp: interrupted after {done} of {args.steps} steps (E = {losses[-1]:.9g}); {where}",
-          file=sys.stderr)
+    print(f"jbp train: interrupted after {done} of {args.steps} steps (E = {number(losses[-1])}); "
+          f"{_saved_phrase(args, outputs, done, 'the params and losses')}", file=sys.stderr)
+    return 130
+  if one_order or late:
+    also = "; the figure shows one update order" if one_order else ""
+    print(f"jbp train: interrupted after training finished; the run was saved whole{also}", file=sys.stderr)
     return 130
   return 0
-
-
-def _prepare_out(args, names):
-  from jbp._data import check_writable
-
-  outputs = {}
-  if args.out:
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-      raise ValueError(f"out: {args.out} exists and is not a folder")
-    try:
-      os.makedirs(args.out, exist_ok=True)
-    except OSError as e:
-      raise ValueError(f"out: cannot create folder {args.out}: {e.strerror or e}") from None
-    for name in names:
-      outputs[name] = check_writable(os.path.join(args.out, name), force=args.force)
-  if args.plot:
-    from jbp._plot import require_matplotlib
-
-    require_matplotlib()
-    check_writable(args.plot, force=args.force, name="plot")
-  return outputs
 
 
 def cmd_ensemble(args) -> int:
+  import functools
+
   import jax
   import jax.numpy as jnp
   import numpy as np
-  from tqdm import tqdm
 
   import jbp
-  from jbp import _progress
-  from jbp._data import save_json, save_npz
+  from jbp import _data, _plot
+  from jbp._bar import ProgressBar
+  from jbp._chunks import train_many_chunked
+  from jbp._format import number
 
   if args.learning_rate is not None and args.learning_rates is not None:
-    raise UsageError("jbp ensemble: give --learning-rate or --learning-rates, not both")
+    raise UsageError("--learning-rates", "expected either --learning-rate or --learning-rates, got both")
   rates = args.learning_rates or ((args.learning_rate,) if args.learning_rate is not None else (0.5,))
-  if not np.isfinite(args.threshold) or args.threshold <= 0:
-    raise UsageError(f"jbp ensemble: --threshold: expected a positive number, got {args.threshold!r}")
-  if not hasattr(jbp, "train_many"):
-    raise ValueError("ensemble: this version of jbp has no populations (jbp.train_many)")
-  outputs = _prepare_out(args, ("losses.npz", "summary.json"))
-  example, x, y, what = _problem(args)
-  sizes = args.sizes or tuple([int(x.shape[-1])] + [int(p.w.shape[0]) for p in example])
-  dtype = jnp.float32 if args.float32 else jnp.float64
-  r = args.record_every or _record_every(args.steps, None, target=100)
-  if args.steps % r:
-    raise UsageError(f"jbp ensemble: --record-every: expected a divisor of --steps {args.steps}, got {r}")
-  t0 = time.perf_counter()
-  pop = jbp.init_many(jax.random.key(args.seed), args.n, sizes, method=args.init,
-                      shared_bias=args.init == "uniform", dtype=dtype)
-  # Every member at every rate: member i, rate j is entry i * m + j (as jbp.sweep lays them out).
-  m = len(rates)
-  grid = jax.tree_util.tree_map(lambda a: jnp.repeat(a, m, axis=0), pop)
-  lrs = jnp.tile(jnp.asarray(rates, dtype), args.n) if m > 1 else rates[0]
-  kw = dict(update=args.update, record_every=r, activation=args.activation, trainable=args.trainable)
-  chunk = _progress.default_chunk(args.steps, r)
-  bar = tqdm(total=args.steps, unit="step", delay=2.0, disable=args.no_progress, file=sys.stderr,
-             dynamic_ncols=True, desc="training")
-  # Plain SGD carries only the params, so chunks of jbp.train_many (the same compiled chunk each
-  # time) give the numbers of one uninterrupted call; Ctrl-C keeps the completed chunks.
-  state, interrupted = (grid, (), 0, None), False
-  try:
-    while state[2] < args.steps:
-      p, pieces, done, _ = state
-      n_steps = min(chunk, args.steps - done)
-      res = jbp.train_many(p, x, y, steps=n_steps, learning_rate=lrs, **kw)
-      recorded = np.asarray(res.losses)
-      state = (res.params, pieces + (recorded[:, :-1],), done + n_steps, recorded[:, -1:])
-      bar.update(n_steps)
-      bar.set_postfix(median_loss=f"{np.nanmedian(recorded[:, -1]):.4g}", refresh=False)
-  except KeyboardInterrupt:
-    interrupted = True
-  finally:
-    bar.close()
-  _, pieces, done, last = state
-  if last is None:
-    raise KeyboardInterrupt  # nothing completed
-  losses = np.concatenate(pieces + (last,), axis=1).reshape(args.n, m, -1)  # (n, m, T)
-  seconds = time.perf_counter() - t0
-  s = jbp.summarize(losses, args.threshold, record_every=r)
-  rows = []
-  for j, lr in enumerate(rates):
-    steps_j = s.first_step[:, j]
-    reached = steps_j[steps_j >= 0]
-    rows.append({
-        "learning_rate": lr, "converged": float(s.fraction[j]), "diverged": float(s.fraction_diverged[j]),
-        "median_steps_to_threshold": float(np.median(reached)) if reached.size else None,
-        "final_loss_quantiles": {f"{q:g}": float(v) for q, v in zip(s.quantiles, s.final_quantiles[:, j])},
-    })
-  summary = {"data": what, "sizes": list(sizes), "activation": args.activation, "init": args.init,
-             "seed": args.seed, "n": args.n, "steps": args.steps, "steps_done": done,
-             "interrupted": interrupted, "update": args.update,
-             "trainable": args.trainable, "dtype": jnp.dtype(dtype).name, "threshold": args.threshold,
-             "record_every": r, "seconds": round(seconds, 3), "learning_rates": rows, "files": {}}
-  if args.out:
-    steps_axis = np.arange(losses.shape[-1]) * r
-    steps_axis[-1] = done
-    save_npz(outputs["losses.npz"], {"learning_rates": np.asarray(rates), "losses": losses,
-                                     "step": steps_axis}, force=args.force)
-    summary["files"]["losses.npz"] = outputs["losses.npz"]
-  if args.plot:
-    from jbp._plot import plot_population
+  r = _record_every(args, 100)
+  with _outputs(args, RUN_FILES) as outputs:
+    example, x, y, what = _problem(args)
+    sizes = args.sizes or tuple([int(x.shape[-1])] + [int(p.w.shape[0]) for p in example])
+    dtype = jnp.float32 if args.float32 else jnp.float64
+    m = len(rates)
+    t0 = time.perf_counter()
+    with ProgressBar(args.steps, disabled=args.no_progress) as bar:
+      pop = jbp.init_many(jax.random.key(args.seed), args.n, sizes, method=args.init,
+                          shared_bias=args.init == "uniform", dtype=dtype)
+      # Every member at every rate: member i, rate j is entry i * m + j (as jbp.sweep lays them out).
+      grid = jax.tree_util.tree_map(lambda a: jnp.repeat(a, m, axis=0), pop)
+      lrs = jnp.tile(jnp.asarray(rates, dtype), args.n) if m > 1 else rates[0]
+      step = functools.partial(jbp.train_many, x=x, y=y, learning_rate=lrs, update=args.update,
+                               activation=args.activation, trainable=args.trainable)
 
-    plot_population(losses[:, :, -1].T, args.plot, threshold=args.threshold, learning_rates=list(rates),
-                    title=f"{'-'.join(map(str, sizes))} {args.activation} on {what}, {args.update}",
-                    force=args.force)
-    summary["files"]["plot"] = args.plot
-  if args.out:
-    save_json(outputs["summary.json"], summary, force=args.force)
-    summary["files"]["summary.json"] = outputs["summary.json"]
+      def progress(done, last):
+        finite = last[np.isfinite(last)]
+        bar.update(done, f"median E {number(np.median(finite)) if finite.size else 'nan'}")
+
+      run = train_many_chunked(step, grid, steps=args.steps, record_every=r, callback=progress)
+    seconds = time.perf_counter() - t0
+    done = run.steps_done
+    losses = run.losses.reshape(args.n, m, -1)  # (n, m, T)
+    s = jbp.summarize(losses, args.threshold, record_every=r)
+    first_step = np.where(s.first_step >= 0, run.steps[s.first_step // r], -1)  # the last may be off-grid
+    rows = []
+    for j, lr in enumerate(rates):
+      reached = first_step[:, j][first_step[:, j] >= 0]
+      rows.append({
+          "learning_rate": lr, "converged": float(s.fraction[j]), "diverged": float(s.fraction_diverged[j]),
+          "median_steps_to_threshold": float(np.median(reached)) if reached.size else None,
+          "final_loss_quantiles": {f"{q:g}": float(v) for q, v in zip(s.quantiles, s.final_quantiles[:, j])},
+      })
+    files = {name: outputs.target("--out", name) for name in RUN_FILES} if args.out is not None else {}
+    if args.plot is not None:
+      files["plot"] = outputs.target("--plot")
+    summary = {"data": what, "sizes": list(sizes), "activation": args.activation, "init": args.init,
+               "seed": args.seed, "n": args.n, "steps": args.steps, "steps_done": done,
+               "interrupted": run.interrupted, "update": args.update,
+               "trainable": args.trainable, "dtype": jnp.dtype(dtype).name, "threshold": args.threshold,
+               "record_every": r, "seconds": round(seconds, 3), "learning_rates": rows, "files": files}
+    writes = []
+    if args.out is not None:
+      # The members' params as train_many (n, ...) or sweep (n, m, ...) return them.
+      lead = (args.n, m) if m > 1 else (args.n,)
+      members = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(lead + a.shape[1:]), tuple(run.params))
+      writes += [("--out", "params.npz", lambda p: _data.save_params(p, members)),
+                 ("--out", "losses.npz", lambda p: _data.save_npz(p, {
+                     "learning_rates": np.asarray(rates), "losses": losses, "step": run.steps}))]
+    if args.plot is not None:
+      title = f"{'-'.join(map(str, sizes))} {args.activation} on {what}, {args.update}"
+      writes.append(("--plot", None, lambda p: _plot.plot_population(
+          losses[:, :, -1].T, p, threshold=args.threshold, learning_rates=list(rates), title=title)))
+    if args.out is not None:
+      writes.append(("--out", "summary.json", lambda p: _data.save_json(p, summary)))
+    late = _save(outputs, writes)
+
   if args.json:
     print(json.dumps(summary, indent=2))
   else:
-    _print_ensemble(args, summary, s, rows, sizes, what, seconds)
-  if interrupted:
-    where = f"partial results saved in {args.out}" if args.out else "nothing saved (no --out)"
-    print(f"jbp: interrupted after {done} of {args.steps} steps; {where}", file=sys.stderr)
+    _print_ensemble(args, summary, rows, sizes, what, seconds)
+  if run.interrupted:
+    print(f"jbp ensemble: interrupted after {done} of {args.steps} steps; "
+          f"{_saved_phrase(args, outputs, done, 'the members' + chr(39) + ' params and losses')}",
+          file=sys.stderr)
+    return 130
+  if late:
+    print("jbp ensemble: interrupted after training finished; the run was saved whole", file=sys.stderr)
     return 130
   return 0
 
 
-def _print_ensemble(args, summary, s, rows, sizes, what, seconds):
-  print(f"{args.n} random {'-'.join(map(str, sizes))} {args.activation} networks ({args.init} init, seed "
+def _print_ensemble(args, summary, rows, sizes, what, seconds):
+  from jbp._format import number
+
+  n = args.n
+  print(f"{n} random {'-'.join(map(str, sizes))} {args.activation} networks ({args.init} init, seed "
         f"{args.seed}) on {what}: {summary['steps_done']} of {args.steps} steps, {args.update} order, "
         f"{summary['dtype']}, {seconds:.2f} s")
-  qs = "  ".join(f"{'p' + format(100 * q, 'g'):>9}" for q in s.quantiles)
-  print(f"{'learning rate':>13}  {'E < ' + format(args.threshold, 'g'):>10}  {'diverged':>8}  "
-        f"{'median steps':>12}  {qs}")
   for row in rows:
     med = row["median_steps_to_threshold"]
-    qv = "  ".join(f"{v:>9.3e}" for v in row["final_loss_quantiles"].values())
-    print(f"{row['learning_rate']:>13g}  {row['converged']:>10.1%}  {row['diverged']:>8.1%}  "
-          f"{'-' if med is None else f'{med:g}':>12}  {qv}")
-  print("E < t: members whose final loss is below t; median steps: updates until it first was (among "
-        "those); pNN: the final loss at the NN-th percentile of the population.")
+    when = "" if med is None else f", after a median of {med:g} steps"
+    print(f"learning rate {number(row['learning_rate'])}: {round(row['converged'] * n)} of {n} reached "
+          f"E < {number(args.threshold)}{when}; {round(row['diverged'] * n)} diverged")
+    print("  final E quantiles: " + ", ".join(f"p{100 * float(q):g} {number(v)}"
+                                             for q, v in row["final_loss_quantiles"].items()))
+  print("median steps: updates until a member's loss was first below the threshold (among those that got "
+        "there); pNN: the final loss at the NN-th percentile of the population.")
   for path in summary["files"].values():
     print(f"wrote {path}")
 
 
+def _library_error(e, parser, argv, command):
+  """``(flag, message)`` of a library error ``"name: ..."``, the name turned into the flag that sets it."""
+  if getattr(e, "flag", None):  # an output error names its flag itself
+    return e.flag, e.message
+  message = " ".join(str(e).split())
+  m = re.match(r"([a-z_]+)(?:\[\d+\])?(?:\.\w+)?: (.*)", message)
+  if m is None:
+    return "", message
+  dest = {"x": "data", "y": "data", "params": "sizes"}.get(m.group(1), m.group(1))
+  p = parser
+  if command is not None:
+    p = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+  for action in p._actions:
+    if action.dest == dest and action.option_strings:
+      return _typed(argv, action.option_strings), m.group(2)
+  return "", message
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+  """While a command runs, SIGTERM stops it as Ctrl-C does: what was done is saved, or nothing is."""
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+
+  def stop(signum, frame):
+    raise KeyboardInterrupt
+
+  before = signal.signal(signal.SIGTERM, stop)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+
+
 def main(argv=None) -> int:
+  argv = sys.argv[1:] if argv is None else list(argv)
   parser = build_parser()
+  prog, command = "jbp", None
   try:
     args = parser.parse_args(argv)
-    return args.func(args)
+    command = args.command
+    prog = f"jbp {command}" if command else "jbp"
+    with _terminate_as_interrupt():
+      return args.func(args)
   except UsageError as e:
-    print(str(e), file=sys.stderr)
+    where = e.prog or prog
+    print(f"{where}: error: {e.flag}: {e.message}" if e.flag else f"{where}: error: {e.message}",
+          file=sys.stderr)
     return 2
   except (ValueError, TypeError, OSError, ImportError) as e:
-    message = " ".join(str(e).split())
-    print(f"jbp: error: {message}", file=sys.stderr)
+    flag, message = _library_error(e, parser, argv, command)
+    print(f"{prog}: error: {flag}: {message}" if flag else f"{prog}: error: {message}", file=sys.stderr)
     return 2
   except KeyboardInterrupt:
-    print("jbp: interrupted", file=sys.stderr)
+    print(f"{prog}: interrupted; nothing saved", file=sys.stderr)
     return 130
 
 

@@ -18,11 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cli_support import ENV, error_line
 
 import jbp
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ENV = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 RUNNER = r"""
 import contextlib, io, json, sys, time
@@ -62,12 +60,7 @@ def help_examples(text):
 
 
 def assert_one_line_error(res):
-  assert res["rc"] == 2, res
-  assert "Traceback" not in res["err"], res["err"]
-  lines = res["err"].strip().splitlines()
-  assert len(lines) == 1, res["err"]
-  assert lines[0].startswith("jbp"), lines[0]
-  return lines[0]
+  return error_line(res["rc"], res["err"])  # one line, in the one format
 
 
 def math_balanced(md):
@@ -125,7 +118,7 @@ def batch(tmp_path_factory):
       "unwritable_plot": ["train", "--steps", "10", "--plot", "nodir/p.png"],
       "too_big": ["explain", "--sizes", "2,9,2"],
       "step_zero": ["explain", "--step", "0"],
-      "format": ["explain", "--format", "html"],
+      "format": ["explain", "--format", "latex"],
       "names": ["explain", "--names", "worked", "--sizes", "2,3,2"],
       "both_precisions": ["train", "--float32", "--float64"],
       "ens_rates": ["ensemble", "--learning-rates", "0.5,-1"],
@@ -216,8 +209,8 @@ def test_csv_round_trip(batch, x64):
   params = jbp.init_params(jax.random.key(3), (2, 4, 1), method="uniform", shared_bias=True,
                            dtype=jnp.float64)
   want, want_losses = jbp.train(params, x, y, steps=10_000, record_every=10, learning_rate=0.5)
-  assert sorted(saved) == ["b0", "b1", "w0", "w1"]
-  for l, layer in enumerate(want):
+  assert sorted(saved) == ["b1", "b2", "w1", "w2"]  # layer 1 is params[0], as explain numbers them
+  for l, layer in enumerate(want, start=1):
     np.testing.assert_array_equal(saved[f"w{l}"], layer.w)
     np.testing.assert_array_equal(saved[f"b{l}"], layer.b)
   np.testing.assert_array_equal(losses, want_losses)
@@ -252,46 +245,58 @@ def test_ensemble(batch, x64):
   np.testing.assert_allclose(losses[0, 1], want, rtol=1e-12, atol=1e-12)  # float64, same sums
   assert (d / "ens.png").read_bytes().startswith(b"\x89PNG")
   table = batch["good"]["ensemble_table"]
-  assert table["rc"] == 0 and "learning rate" in table["out"] and "median steps" in table["out"]
+  assert table["rc"] == 0, table["err"]
+  assert "learning rate 2: " in table["out"] and "final E quantiles: p5 " in table["out"]
 
 
 def test_existing_files_need_force(batch):
   g, d = batch["good"], batch["dir"]
   assert g["out1"]["rc"] == 0
   line = assert_one_line_error(g["out_again"])
-  assert "forced/params.npz exists; pass --force to overwrite it" in line
-  assert "step.md exists; pass --force" in assert_one_line_error(g["md_again"])
+  assert line == ("jbp train: error: --out: expected a new or empty folder (or --force to replace the "
+                  "earlier run), got forced, which holds losses.npz, params.npz, summary.json")
+  line = assert_one_line_error(g["md_again"])
+  assert line == ("jbp explain: error: --out: expected a new file (or --force to replace it), got step.md, "
+                  "which exists")
   assert g["out_forced"]["rc"] == 0
   assert json.loads((d / "forced" / "summary.json").read_text())["learning_rate"] == 0.3  # replaced
   assert not [f for f in os.listdir(d / "forced") if f.endswith(".tmp")]
 
 
 @pytest.mark.parametrize("case, message", [
-    ("no_file", r"data: cannot read nope.csv: No such file"),
-    ("missing_value", r"missing_value.csv line 3, column 'b': missing value"),
-    ("text_in_number", r"text.csv line 3, column 'b': expected a number, got 'one'"),
-    ("wrong_column", r"my.csv has no column 'c'; its columns are 'a', 'b', 'out'"),
-    ("no_columns", r"--data CSV needs --inputs and --targets"),
-    ("columns_for_builtin", r"--inputs/--targets name CSV columns"),
+    ("no_file", r"train: error: --data: expected a readable CSV file, got nope.csv: No such file"),
+    ("missing_value", r"--data: expected a number in missing_value.csv line 3, column 'b', got an empty "
+                      r"cell"),
+    ("text_in_number", r"--data: expected a number in text.csv line 3, column 'b', got 'one'"),
+    ("wrong_column", r"--inputs: expected columns of my.csv \('a', 'b', 'out'\), got 'c', which it lacks"),
+    ("no_columns", r"--inputs: expected the input columns of my.csv, comma-separated, got none"),
+    ("columns_for_builtin", r"--inputs: expected CSV column names with --data FILE.csv, got 'a' with --data "
+                            r"worked"),
     ("sizes_text", r"--sizes: expected two or more positive integers such as 2,3,1, got '2,x'"),
-    ("sizes_mismatch", r"--sizes: the data has 2 input\(s\) and 1 target\(s\)"),
+    ("sizes_mismatch", r"--sizes: expected sizes that start with 2 inputs and end with 1 target for --data "
+                       r"xor, got 3,2,1"),
     ("steps_zero", r"--steps: expected an integer >= 1, got 0"),
     ("steps_text", r"--steps: expected an integer >= 1, got 'many'"),
-    ("lr_negative", r"learning_rate: expected a positive finite number, got -1.0"),
-    ("lr_nan", r"learning_rate: expected a positive finite number, got nan"),
+    ("lr_negative", r"--learning-rate: expected a positive finite number, got -1"),
+    ("lr_nan", r"--learning-rate: expected a positive finite number, got nan"),
     ("record_every", r"--record-every: expected a divisor of --steps 10, got 3"),
-    ("adam_sequential", r"--optimizer adam: the sequential update order is plain SGD"),
-    ("optimizer_name", r"--optimizer: invalid choice: 'rmsprop'"),
-    ("unwritable_out", r"out: cannot create folder afile/run"),
-    ("unwritable_plot", r"plot: cannot write nodir/p.png: folder .* does not exist"),
-    ("too_big", r"explain .* at most 4 layers of at most 8 neurons; got sizes \(2, 9, 2\)"),
+    ("adam_sequential", r"--update: expected simultaneous with --optimizer adam \(the sequential order is "
+                        r"defined for plain SGD\), got sequential"),
+    ("optimizer_name", r"--optimizer: expected one of sgd, momentum, adam, got 'rmsprop'"),
+    ("unwritable_out", r"--out: expected a path in an existing folder, got afile/run \(.*afile is not a "
+                       r"folder\)"),
+    ("unwritable_plot", r"--plot: expected a path in an existing folder, got nodir/p.png \(.*nodir does not "
+                        r"exist\)"),
+    ("too_big", r"explain: error: --sizes: expected at most 4 layers of at most 8 neurons \(explain prints "
+                r"every quantity\), got 2,9,2"),
     ("step_zero", r"--step: expected an integer >= 1, got 0"),
-    ("format", r"--format: invalid choice: 'html'"),
-    ("names", r"names: 'worked' needs the worked example's shape"),
-    ("both_precisions", r"--float64: not allowed with argument --float32"),
+    ("format", r"--format: expected one of .*, got 'latex'"),
+    ("names", r"--names: expected systematic \(or no --names\) for a network other than the worked "
+              r"example's"),
+    ("both_precisions", r"--float64: expected at most one of --float64 and --float32, got both"),
     ("ens_rates", r"--learning-rates: expected positive numbers separated by commas .* got '0.5,-1'"),
-    ("ens_both_rates", r"give --learning-rate or --learning-rates, not both"),
-    ("ens_threshold", r"--threshold: expected a positive number, got -1.0"),
+    ("ens_both_rates", r"--learning-rates: expected either --learning-rate or --learning-rates, got both"),
+    ("ens_threshold", r"--threshold: expected a positive finite number, got -1"),
 ])
 def test_bad_input_one_line_exit_2(batch, case, message):
   line = assert_one_line_error(batch["bad"][case])
@@ -333,8 +338,9 @@ def test_ctrl_c_saves_partial_results_and_exits_130(tmp_path):
   assert p.returncode == 130, err
   assert "Traceback" not in err
   last = err.replace("\r", "\n").strip().splitlines()[-1]
-  m = re.fullmatch(r"jbp: interrupted after (\d+) of 100000000 steps \(E = .*\); "
-                   r"partial results saved in run", last)
+  m = re.fullmatch(r"jbp train: interrupted after (\d+) of 100000000 steps \(E = .*\); the params and "
+                   r"losses after \1 steps are saved in run \(summary.json says \"interrupted\": true\)",
+                   last)
   assert m, last
   done = int(m.group(1))
   assert 0 < done < 100_000_000 and done % 1000 == 0
@@ -344,3 +350,4 @@ def test_ctrl_c_saves_partial_results_and_exits_130(tmp_path):
     assert z["loss"].shape == (done // 1000 + 1,) and z["step"][-1] == done
   with np.load(tmp_path / "run" / "params.npz", allow_pickle=False) as z:
     assert z["w1"].shape == (2, 2) and np.all(np.isfinite(z["w1"]))
+  assert sorted(os.listdir(tmp_path)) == ["run"]  # the run folder alone: no temporaries

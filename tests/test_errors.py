@@ -3,6 +3,7 @@ raised eagerly before anything is compiled."""
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 import pytest
 
@@ -109,3 +110,49 @@ def test_errors_come_before_compilation(ex, monkeypatch):
   monkeypatch.setattr(_train, "_run", boom)
   with pytest.raises(ValueError, match="steps"):
     train(ex, steps=0)
+
+
+# --- Non-finite data: refused at the boundary, on host data only --------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _call(fn, x, y):
+  """One entry point on the worked example's network (a population of 3 for train_many and sweep)."""
+  ex = jbp.worked_example()
+  pop = jbp.init_many(jax.random.key(0), 3, (2, 2, 2), method="uniform", shared_bias=True)
+  calls = {
+      "train": lambda: jbp.train(ex.params, x, y, steps=2, learning_rate=0.5),
+      "train_many": lambda: jbp.train_many(pop, x, y, steps=2, learning_rate=0.5),
+      "sweep": lambda: jbp.sweep(pop, x, y, learning_rates=[0.5, 1.0], steps=2),
+      "explain": lambda: jbp.explain(ex.params, x, y, learning_rate=0.5),
+      "backprop": lambda: jbp.backprop(ex.params, x, y),
+      "loss": lambda: jbp.loss(ex.params, x, y),
+      "forward": lambda: jbp.forward(ex.params, x),
+  }
+  return calls[fn]()
+
+
+@pytest.mark.parametrize("fn", ["train", "train_many", "sweep", "explain", "backprop", "loss", "forward"])
+@pytest.mark.parametrize("name, value", [("x", NAN), ("x", -INF), ("y", INF), ("y", NAN)])
+def test_non_finite_data_is_a_value_error_naming_it(fn, name, value):
+  if fn == "forward" and name == "y":
+    pytest.skip("forward takes no targets")
+  x, y = [[0.05, 0.10], [0.5, 0.5]], [[0.01, 0.99], [0.5, 0.5]]
+  bad = {"x": x, "y": y}[name]
+  bad[1][0] = value
+  with pytest.raises(ValueError, match=rf"^{name}: expected finite numbers, got {value} at index \(1, 0\)"):
+    _call(fn, jnp.asarray(x), np.asarray(y))  # a JAX array and a NumPy array: both host data
+
+
+def test_traced_data_passes_through_under_jit_and_vmap():
+  # A traced value has no value to look at: the check is for host data, and NaN flows through as NaN.
+  ex = jbp.worked_example()
+  x = jnp.array([[0.05, 0.10], [NAN, 0.5]])
+  out = jax.jit(lambda x: jbp.forward(ex.params, x))(x)
+  assert bool(jnp.isnan(out[1]).all()) and bool(jnp.isfinite(out[0]).all())
+  per_example = jax.vmap(lambda xi: jbp.loss(ex.params, xi, ex.targets))(x)
+  assert bool(jnp.isfinite(per_example[0])) and bool(jnp.isnan(per_example[1]))
+  _, losses = jax.jit(lambda x: jbp.train(ex.params, x, ex.targets[None].repeat(2, 0), steps=2,
+                                          learning_rate=0.5))(x)
+  assert bool(jnp.isnan(losses).all())

@@ -2,7 +2,9 @@
 
 The blocks are run in order in one fresh process (later blocks may use names from earlier
 ones), as a reader pasting them into a Python session would. Printed comments of the form
-``print(...)  # value`` are checked: the printed line must start with the commented value.
+``print(...)  # value`` are checked: each print's line must be the whole commented value, which
+runs to two spaces or the end of the comment (prose may follow), and where ``...`` in it stands
+for digits left out.
 """
 
 import os
@@ -23,25 +25,42 @@ def test_readme_has_python_blocks():
   assert len(python_blocks(README.read_text())) >= 1
 
 
+def stated_values(code):
+  """The value each ``print(...)  # value`` states: the comment up to two spaces (prose may follow)."""
+  comments = re.findall(r"^\s*print\(.*\)\s+#\s*(.+)$", code, flags=re.M)
+  return [re.split(r"\s{2,}", c.strip())[0] for c in comments]
+
+
+def says(value, printed):
+  """True if ``printed`` is the whole stated ``value``; ``...`` in it stands for digits left out."""
+  pattern = "".join(r"\d*" if part == "..." else re.escape(part) for part in re.split(r"(\.\.\.)", value))
+  return re.fullmatch(pattern, printed.strip()) is not None
+
+
+def test_the_check_compares_whole_values():
+  assert says("(10000, 3, 21)", "(10000, 3, 21)")
+  assert not says("(10000, 3, 21)", "(10000, 3, 20)")  # the first word alone would pass this
+  assert not says("(10000, 3, 21)", "(10000,")
+  assert says("0.291027923905... 3.50847862963...e-05", "0.29102792390544197 3.5084786296312774e-05")
+  assert not says("0.291027923905... 3.50847862963...e-05", "0.29102792390544197 3.5084786296312774e-06")
+  assert stated_values("print(a)  # (10000, 3, 21)  every device\nprint(b)  # [0. 1. 1.]  share") == [
+      "(10000, 3, 21)", "[0. 1. 1.]"]
+
+
 def test_readme_python_blocks_run_and_print_what_they_say():
   blocks = python_blocks(README.read_text())
   code = "\n".join(blocks)
-  expected = [m.group(1).strip() for m in re.finditer(r"^\s*print\(.*\)\s+#\s*(.+)$", code, flags=re.M)]
+  expected = stated_values(code)
   env = dict(os.environ, JAX_PLATFORMS="cpu", MPLBACKEND="Agg",
              PYTHONPATH=str(README.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
   r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
                      env=env, cwd=README.parent)
   assert r.returncode == 0, r.stderr[-3000:]
   printed = r.stdout.strip().splitlines()
-  assert len(printed) >= len(expected)
-  # Each commented value appears, in order, at the start of a printed line.
-  i = 0
-  for want in expected:
-    want = want.split(" ")[0].rstrip(".")
-    while i < len(printed) and not printed[i].strip().startswith(want):
-      i += 1
-    assert i < len(printed), f"README says a print gives {want!r}; printed: {printed}"
-    i += 1
+  # Every print of the README states its value, so the printed lines are the stated values, in order.
+  assert len(expected) >= 5 and len(printed) == len(expected), (expected, printed)
+  for want, got in zip(expected, printed):
+    assert says(want, got), f"README says a print gives {want!r}; it printed {got!r}"
 
 
 def test_readme_jbp_commands_run():

@@ -1,0 +1,32 @@
+"""How the command line and its figures write numbers: 9 significant digits.
+
+One rule for every number ``jbp train`` and ``jbp ensemble`` print or plot: 9
+significant digits, in scientific notation below 1e-4 (Python's ``.9g``), so a
+loss of 2.4e-35 never shows as 0.000000000. ``jbp`` (the figures table) and
+``jbp explain`` print fixed 9 decimals instead: the worked example's own format,
+so each number can be read against the published derivation digit for digit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["number", "numbers"]
+
+
+def number(v) -> str:
+  """``v`` with 9 significant digits, or in scientific notation below 1e-4.
+
+  >>> number(0.298371109), number(3.5101877789e-05), number(2.407412430e-35), number(0.5)
+  ('0.298371109', '3.51018778e-05', '2.40741243e-35', '0.5')
+  """
+  return f"{float(v):.9g}"
+
+
+def numbers(values) -> str:
+  """A sequence of numbers as ``[a, b, ...]``, each written by :func:`number`.
+
+  >>> numbers([0.0159136204, 0.984064274])
+  '[0.0159136204, 0.984064274]'
+  """
+  return "[" + ", ".join(number(v) for v in np.ravel(values)) + "]"

@@ -1,0 +1,371 @@
+"""A hostile-input sweep: bad flags, files, arrays, dtypes, shapes and signals, each refused cleanly.
+
+Every case states the exit status (command line) or the exception (library) and the message, and
+each runs in a folder of its own whose contents must be the same afterwards, hidden files
+included: nothing half-written, no temporaries, no empty run folder. Command-line errors must also
+be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., got ...``.
+
+The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
+SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
+``test_the_sweep_has_forty_distinct_cases``: there are 90, 59 on the command line (flags, data files,
+outputs, a missing matplotlib), 28 in the library (arrays, dtypes, shapes, params files) and 3 signals.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from cli_support import ENV, error_line, run_cli, snapshot
+
+import jbp
+
+GOOD_CSV = "a,b,out\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
+FILES = {  # what a case's folder may hold before the command runs
+    "good.csv": GOOD_CSV,
+    "empty.csv": "",
+    "header.csv": "a,b,out\n",
+    "text.csv": "a,b,out\n0,x,1\n",
+    "nan.csv": "a,b,out\n0,nan,1\n",
+    "inf.csv": "a,b,out\n0,1,-inf\n",
+    "ragged.csv": "a,b,out\n0,1\n",
+    "blank_cell.csv": "a,b,out\n0,,1\n",
+    "latin1.csv": b"a,b,out\n\xe9,1,0\n",
+    "big.csv": "a,b,out\n" + "0,1,1\n" * 17,
+    "afile": "a file the user saved",
+    "loss.png": b"\x89PNG the user's figure",
+    "step.txt": "the user's text",
+}
+DIRS = {  # folders a case may start with, and their files
+    "adir": {},
+    "mine": {"notes.txt": "the user's notes"},
+    "run": {"params.npz": b"old", "losses.npz": b"old", "summary.json": "{}"},
+}
+
+T = ["train", "--no-progress", "--steps", "5"]
+E = ["ensemble", "--no-progress", "--steps", "5", "--n", "2"]
+
+# (id, argv, exit status, what the error line must match after "error: "); files come from FILES/DIRS.
+CLI_CASES = [
+    # flags
+    ("steps zero", T + ["--steps", "0"], 2, r"--steps: expected an integer >= 1, got 0"),
+    ("steps text", T + ["--steps", "many"], 2, r"--steps: expected an integer >= 1, got 'many'"),
+    ("steps float", T + ["--steps", "1e3"], 2, r"--steps: expected an integer >= 1, got '1e3'"),
+    ("steps missing value", ["train", "--steps"], 2, r"--steps: expected a value, got none"),
+    ("steps abbreviated", ["train", "--step", "5"], 2, r"--step: expected an option listed by jbp train"),
+    ("lr negative", T + ["--learning-rate", "-1"], 2, r"--learning-rate: expected a positive finite number, "
+                                                       r"got -1"),
+    ("lr infinite", T + ["--lr", "inf"], 2, r"--lr: expected a positive finite number, got inf"),
+    ("lr text", T + ["--lr", "fast"], 2, r"--lr: expected a positive finite number, got 'fast'"),
+    ("sizes text", T + ["--sizes", "2,x"], 2, r"--sizes: expected two or more positive integers"),
+    ("sizes one layer", T + ["--sizes", "2"], 2, r"--sizes: expected two or more positive integers"),
+    ("sizes zero", T + ["--sizes", "2,0,2"], 2, r"--sizes: expected two or more positive integers"),
+    ("sizes mismatch", T + ["--sizes", "3,2,2"], 2,
+     r"--sizes: expected sizes that start with 2 inputs and end with 2 targets for --data worked, got 3,2,2"),
+    ("seed past 64 bits", T + ["--seed", str(2**63)], 2, r"--seed: expected an integer from -2\*\*63"),
+    ("record_every no divisor", T + ["--steps", "10", "--record-every", "3"], 2,
+     r"--record-every: expected a divisor of --steps 10, got 3"),
+    ("optimizer unknown", T + ["--optimizer", "rmsprop"], 2,
+     r"--optimizer: expected one of sgd, momentum, adam, got 'rmsprop'"),
+    ("momentum too big", T + ["--optimizer", "momentum", "--momentum", "1.5"], 2,
+     r"--momentum: expected a number from 0 up to \(not including\) 1, got 1.5"),
+    ("adam sequential", T + ["--optimizer", "adam", "--update", "sequential"], 2,
+     r"--update: expected simultaneous with --optimizer adam"),
+    ("both precisions", T + ["--float32", "--float64"], 2, r"--float64: expected at most one of"),
+    ("unknown flag", T + ["--bogus"], 2, r"--bogus: expected an option listed by jbp train --help"),
+    ("stray argument", T + ["extra"], 2, r"extra: expected an option listed by jbp train --help, got an "
+                                         r"unexpected argument"),
+    ("empty argument", T + [""], 2, r"'': expected an option listed by jbp train --help"),
+    ("unknown command", ["fly"], 2, r"COMMAND: expected one of explain, train, ensemble, got 'fly'"),
+    ("activation unknown", T + ["--activation", "swish"], 2, r"--activation: expected one of sigmoid, tanh"),
+    ("init unknown", T + ["--init", "normal"], 2, r"--init: expected one of uniform, glorot, got 'normal'"),
+    # data files
+    ("csv missing", T + ["--data", "nope.csv", "--inputs", "a", "--targets", "out"], 2,
+     r"--data: expected a readable CSV file, got nope.csv: No such file"),
+    ("csv empty", T + ["--data", "empty.csv", "--inputs", "a", "--targets", "out"], 2,
+     r"--data: expected a header row naming the columns, got an empty file empty.csv"),
+    ("csv header only", T + ["--data", "header.csv", "--inputs", "a", "--targets", "out"], 2,
+     r"--data: expected rows of data below the header of header.csv, got none"),
+    ("csv text", T + ["--data", "text.csv", "--inputs", "a,b", "--targets", "out"], 2,
+     r"--data: expected a number in text.csv line 2, column 'b', got 'x'"),
+    ("csv nan", T + ["--data", "nan.csv", "--inputs", "a,b", "--targets", "out"], 2,
+     r"--data: expected a finite number in nan.csv line 2, column 'b', got 'nan'"),
+    ("csv inf", T + ["--data", "inf.csv", "--inputs", "a,b", "--targets", "out"], 2,
+     r"--data: expected a finite number in inf.csv line 2, column 'out', got '-inf'"),
+    ("csv ragged", T + ["--data", "ragged.csv", "--inputs", "a,b", "--targets", "out"], 2,
+     r"--data: expected 3 fields as in the header on ragged.csv line 2, got 2"),
+    ("csv blank cell", T + ["--data", "blank_cell.csv", "--inputs", "a,b", "--targets", "out"], 2,
+     r"--data: expected a number in blank_cell.csv line 2, column 'b', got an empty cell"),
+    ("csv not utf-8", T + ["--data", "latin1.csv", "--inputs", "a,b", "--targets", "out"], 2,
+     r"--data: expected a UTF-8 CSV file, got latin1.csv"),
+    ("csv is a folder", T + ["--data", "adir", "--inputs", "a", "--targets", "out"], 2,
+     r"--data: expected a readable CSV file, got adir: Is a directory"),
+    ("csv unknown column", T + ["--data", "good.csv", "--inputs", "a,c", "--targets", "out"], 2,
+     r"--inputs: expected columns of good.csv \('a', 'b', 'out'\), got 'c', which it lacks"),
+    ("csv no inputs", T + ["--data", "good.csv", "--targets", "out"], 2,
+     r"--inputs: expected the input columns of good.csv, comma-separated, got none"),
+    ("csv repeated column", T + ["--data", "good.csv", "--inputs", "a,a", "--targets", "out"], 2,
+     r"--inputs: expected distinct column names, got \['a', 'a'\]"),
+    ("csv target is an input", T + ["--data", "good.csv", "--inputs", "a,b", "--targets", "a"], 2,
+     r"--targets: expected columns other than the inputs, got \['a'\] in both"),
+    ("columns without a csv", T + ["--inputs", "a"], 2, r"--inputs: expected CSV column names with --data"),
+    # outputs
+    ("out is a file", T + ["--out", "afile"], 2, r"--out: expected a folder, got afile, which is a file"),
+    ("out holds user files", T + ["--out", "mine", "--force"], 2,
+     r"--out: expected a new or empty folder, or one of an earlier run, got mine, which holds notes.txt"),
+    ("out earlier run", T + ["--out", "run"], 2, r"--out: expected a new or empty folder \(or --force to "
+                                                 r"replace the earlier run\), got run"),
+    ("out missing parent", T + ["--out", "a/b/run"], 2, r"--out: expected a path in an existing folder, got "
+                                                        r"a/b/run"),
+    ("out empty path", T + ["--out", ""], 2, r"--out: expected a path, got an empty one"),
+    ("plot is a folder", T + ["--plot", "adir"], 2,
+     r"--plot: expected a file name, got adir, which is a folder"),
+    ("plot missing folder", T + ["--plot", "nodir/p.png"], 2,
+     r"--plot: expected a path in an existing folder, got nodir/p.png"),
+    ("plot exists", T + ["--plot", "loss.png"], 2,
+     r"--plot: expected a new file \(or --force to replace it\), got loss.png, which exists"),
+    ("plot same as out", T + ["--out", "new", "--plot", "new"], 2, r"--plot: expected a path other than "
+                                                                   r"--out's, got new for both"),
+    ("explain out exists", ["explain", "--out", "step.txt"], 2, r"--out: expected a new file \(or --force"),
+    # explain and ensemble
+    ("explain too big", ["explain", "--sizes", "2,9,2"], 2,
+     r"--sizes: expected at most 4 layers of at most 8 neurons"),
+    ("explain names", ["explain", "--names", "worked", "--sizes", "2,3,2"], 2,
+     r"--names: expected systematic \(or no --names\)"),
+    ("explain too many examples", ["explain", "--data", "big.csv", "--inputs", "a,b", "--targets", "out"], 2,
+     r"--data: expected at most 16 examples \(explain prints every example's terms\), got 17 in big.csv"),
+    ("explain format", ["explain", "--format", "latex"], 2, r"--format: expected one of .*, got 'latex'"),
+    ("ensemble rates", E + ["--learning-rates", "0.5,-1"], 2, r"--learning-rates: expected positive numbers"),
+    ("ensemble both rates", E + ["--learning-rate", "0.5", "--learning-rates", "1,2"], 2,
+     r"--learning-rates: expected either --learning-rate or --learning-rates, got both"),
+    ("ensemble threshold", E + ["--threshold", "0"], 2,
+     r"--threshold: expected a positive finite number, got 0"),
+    ("ensemble n zero", E + ["--n", "0"], 2, r"--n: expected an integer >= 1, got 0"),
+]
+
+
+def setup(folder):
+  for name, content in FILES.items():
+    with open(folder / name, "wb" if isinstance(content, bytes) else "w") as f:
+      f.write(content)
+  for name, files in DIRS.items():
+    (folder / name).mkdir()
+    for f, content in files.items():
+      with open(folder / name / f, "wb" if isinstance(content, bytes) else "w") as g:
+        g.write(content)
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+  setup(tmp_path)
+  monkeypatch.chdir(tmp_path)
+  return tmp_path
+
+
+@pytest.mark.parametrize("argv, status, message", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
+def test_command_line(folder, argv, status, message):
+  before = snapshot(folder)
+  rc, out, err = run_cli(argv)
+  assert rc == status
+  line = error_line(rc, err)
+  assert re.search(r": error: " + message, line), line
+  assert snapshot(folder) == before
+
+
+def test_plot_without_matplotlib(folder, monkeypatch):
+  for name in list(sys.modules):
+    if name == "matplotlib" or name.startswith("matplotlib."):
+      monkeypatch.delitem(sys.modules, name)
+  monkeypatch.setitem(sys.modules, "matplotlib", None)
+  before = snapshot(folder)
+  rc, out, err = run_cli(T + ["--out", "new", "--plot", "new.png"])
+  assert re.search(r"train: error: --plot: expected matplotlib to draw the figure, got none installed; "
+                   r"install it with: pip install 'jbp\[plot\]'", error_line(rc, err))
+  assert snapshot(folder) == before
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_plot_where_nothing_can_be_created(folder):
+  before = snapshot(folder)
+  rc, out, err = run_cli(T + ["--out", "new", "--plot", "/proc/forbidden.png"])
+  line = error_line(rc, err)
+  assert re.search(r"--plot: expected a folder where files can be created, got /proc for "
+                   r"/proc/forbidden.png \(", line), line
+  assert snapshot(folder) == before
+
+
+# --- the library ----------------------------------------------------------------------------------------
+
+EX = jbp.worked_example()
+POP = jbp.init_many(jax.random.key(0), 2, (2, 2, 2))
+NAN_X = jnp.array([0.05, jnp.nan])
+F64 = tuple(jbp.Layer(np.asarray(p.w, np.float64), np.asarray(p.b, np.float64)) for p in EX.params)
+
+
+def npz(**arrays):
+  """A case's file: an .npz of these arrays, written in the case's folder."""
+  def make(folder):
+    np.savez(folder / "p.npz", **arrays)
+    return str(folder / "p.npz")
+  return make
+
+
+def truncated(folder):
+  path = npz(w1=np.ones((2, 2), np.float32), b1=np.zeros((), np.float32))(folder)
+  data = open(path, "rb").read()
+  open(path, "wb").write(data[: len(data) // 2])
+  return path
+
+
+def text(name, content):
+  def make(folder):
+    (folder / name).write_text(content)
+    return str(folder / name)
+  return make
+
+
+NO_FILE = None
+# (id, the file it reads or None, the call given that file's path, exception, message)
+LIB_CASES = [
+    ("train x nan", NO_FILE, lambda _: jbp.train(EX.params, NAN_X, EX.targets, steps=1, learning_rate=0.5),
+     ValueError, r"^x: expected finite numbers, got nan at index \(1,\)"),
+    ("loss y inf", NO_FILE, lambda _: jbp.loss(EX.params, EX.inputs, jnp.array([jnp.inf, 0.5])), ValueError,
+     r"^y: expected finite numbers, got inf at index \(0,\)"),
+    ("forward x nan", NO_FILE, lambda _: jbp.forward(EX.params, NAN_X), ValueError, r"^x: expected finite"),
+    ("train_many y nan", NO_FILE,
+     lambda _: jbp.train_many(POP, EX.inputs, jnp.array([0.1, jnp.nan]), steps=1, learning_rate=0.5),
+     ValueError, r"^y: expected finite"),
+    ("forward x shape", NO_FILE, lambda _: jbp.forward(EX.params, jnp.ones(3)), ValueError,
+     r"^x: expected shape \(2,\) or \(batch, 2\) .* got shape \(3,\)"),
+    ("loss y shape", NO_FILE, lambda _: jbp.loss(EX.params, EX.inputs, jnp.ones(3)), ValueError,
+     r"^y: expected shape \(2,\)"),
+    ("x of strings", NO_FILE, lambda _: jbp.forward(EX.params, np.array(["a", "b"])), TypeError,
+     r"^x: expected an array of real numbers, got dtype <U1"),
+    ("x complex", NO_FILE, lambda _: jbp.forward(EX.params, np.array([1j, 2.0])), TypeError,
+     r"^x: expected an array of real numbers, got dtype complex128"),
+    ("x None", NO_FILE, lambda _: jbp.forward(EX.params, None), TypeError,
+     r"^x: expected an array of numbers, got NoneType"),
+    ("params float64 with x64 off", NO_FILE, lambda _: jbp.forward(F64, EX.inputs), ValueError,
+     r"^params\[0\].w: expected float32 \(or float16\) arrays with 64-bit mode off, got float64"),
+    ("params int", NO_FILE, lambda _: jbp.forward((jbp.Layer(np.ones((2, 2), np.int32), np.int32(0)),),
+                                                  EX.inputs), TypeError,
+     r"^params\[0\].w: expected a floating dtype, got int32"),
+    ("params not layers", NO_FILE, lambda _: jbp.forward([(1, 2)], EX.inputs), TypeError,
+     r"^params\[0\]: expected jbp.Layer\(w, b\), got tuple"),
+    ("init dtype int", NO_FILE, lambda _: jbp.init_params(jax.random.key(0), (2, 2), dtype=jnp.int32),
+     ValueError, r"^dtype: expected a floating dtype such as jnp.float32, got int32"),
+    ("init dtype float64", NO_FILE, lambda _: jbp.init_params(jax.random.key(0), (2, 2), dtype=jnp.float64),
+     ValueError, r"^dtype: float64 was asked for, but 64-bit mode is off"),
+    ("lr text", NO_FILE, lambda _: jbp.train(EX.params, EX.inputs, EX.targets, steps=1, learning_rate="fast"),
+     TypeError, r"^learning_rate: expected a positive finite number, got str 'fast'"),
+    ("steps zero", NO_FILE, lambda _: jbp.train(EX.params, EX.inputs, EX.targets, steps=0, learning_rate=0.5),
+     ValueError, r"^steps: expected an integer >= 1, got 0"),
+    ("train_many rates shape", NO_FILE, lambda _: jbp.train_many(POP, EX.inputs, EX.targets, steps=1,
+                                                                learning_rate=jnp.ones(3)), ValueError,
+     r"^learning_rate: expected a scalar or shape \(2,\)"),
+    ("sweep rates 2-d", NO_FILE,
+     lambda _: jbp.sweep(POP, EX.inputs, EX.targets, learning_rates=jnp.ones((2, 2)), steps=1),
+     ValueError, r"^learning_rates: expected a 1-d array"),
+    ("explain too big", NO_FILE,
+     lambda _: jbp.explain(jbp.init_params(jax.random.key(0), (2, 9, 2)), EX.inputs, EX.targets,
+                           learning_rate=0.5),
+     ValueError, r"at most 4 layers of at most 8 neurons"),
+    ("summarize nan threshold", NO_FILE, lambda _: jbp.summarize(np.ones((2, 3)), float("nan")), ValueError,
+     r"^threshold: expected a finite number"),
+    ("load_params float64", npz(w1=np.ones((2, 2)), b1=np.zeros(())), jbp.load_params, ValueError,
+     r"^params: expected float32 arrays with 64-bit mode off, got float64 in .*p.npz"),
+    ("load_params mixed", npz(w1=np.ones((2, 2), np.float32), b1=np.zeros((), np.float16)), jbp.load_params,
+     ValueError,
+     r"^params: expected one floating dtype for every array, got float32 \(w1\) and float16 \(b1\)"),
+    ("load_params int", npz(w1=np.ones((2, 2), np.int64), b1=np.zeros((), np.int64)), jbp.load_params,
+     ValueError,
+     r"^params: expected floating-point arrays \(float16, float32 or float64\), got int64 \(w1\)"),
+    ("load_params missing b", npz(w1=np.ones((2, 2), np.float32)), jbp.load_params, ValueError,
+     r"^params: expected arrays w1, b1, w2, b2, ... in .*p.npz, got \['w1'\]"),
+    ("load_params truncated", truncated, jbp.load_params, ValueError,
+     r"^params: expected an .npz file of arrays, got .*p.npz, which cannot be read as one"),
+    ("load_params folder", lambda folder: str(folder), jbp.load_params, ValueError,
+     r"^params: expected an .npz file of arrays, got .*, which cannot be read as one"),
+    ("load_csv inf", text("d.csv", "a,b\n1,inf\n"), lambda path: jbp.load_csv(path, "a", "b"), ValueError,
+     r"^data: expected a finite number in .*d.csv line 2, column 'b', got 'inf'"),
+    ("save_params over a file", text("p.npz", "mine"), lambda path: jbp.save_params(path, EX.params),
+     FileExistsError,
+     r"^out: expected a new file \(or force=True to replace it\), got .*p.npz, which exists"),
+]
+
+
+@pytest.mark.parametrize("make, call, error, message", [c[1:] for c in LIB_CASES],
+                         ids=[c[0] for c in LIB_CASES])
+def test_library(tmp_path, make, call, error, message):
+  path = make(tmp_path) if make is not None else None
+  before = snapshot(tmp_path)  # the case's own file, if it has one
+  with pytest.raises(error, match=message):
+    call(path)
+  assert snapshot(tmp_path) == before  # read, refused, and nothing written: no temporaries either
+
+
+# --- signals --------------------------------------------------------------------------------------------
+
+
+def start(argv, cwd):
+  p = subprocess.Popen([sys.executable, "-m", "jbp", *argv], cwd=cwd, env=ENV, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+  os.set_blocking(p.stderr.fileno(), False)
+  return p
+
+
+def stop_when(p, pattern, sig, timeout=60):
+  """Sends ``sig`` once stderr matches ``pattern``; returns (exit status, stderr's last line)."""
+  seen, t0 = b"", time.monotonic()
+  while not re.search(pattern, seen) and time.monotonic() - t0 < timeout and p.poll() is None:
+    seen += p.stderr.read() or b""
+    time.sleep(0.02)
+  assert re.search(pattern, seen), seen.decode(errors="replace")
+  p.send_signal(sig)
+  try:
+    _, err = p.communicate(timeout=60)
+  finally:
+    p.kill()
+  lines = (seen + err).decode().replace("\r", "\n").strip().splitlines()
+  assert not any("Traceback" in l for l in lines), lines
+  return p.returncode, lines[-1]
+
+
+SIGNAL_CASES = [
+    ("SIGTERM to ensemble", ["ensemble", "--n", "100", "--steps", "50000000", "--out", "ens"], signal.SIGTERM,
+     r"jbp ensemble: interrupted after (\d+) of 50000000 steps; the members' params and losses after \1 "
+     r"steps are saved in ens \(summary.json says \"interrupted\": true\)", ["ens"]),
+    ("SIGINT to train without --out", ["train", "--steps", "100000000"], signal.SIGINT,
+     r"jbp train: interrupted after \d+ of 100000000 steps \(E = .*\); nothing saved \(no --out or --plot\)",
+     []),
+    ("SIGTERM to train with --plot", ["train", "--steps", "100000000", "--plot", "loss.png"], signal.SIGTERM,
+     r"jbp train: interrupted after (\d+) of 100000000 steps \(E = .*\); the figure of the first \1 steps is "
+     r"saved in loss.png", ["loss.png"]),
+]
+
+
+@pytest.mark.parametrize("argv, sig, message, left", [c[1:] for c in SIGNAL_CASES],
+                         ids=[c[0] for c in SIGNAL_CASES])
+def test_signals(tmp_path, argv, sig, message, left):
+  p = start(argv, tmp_path)
+  rc, last = stop_when(p, rb"\b[1-9]\d*/\d+", sig)  # the progress bar shows steps done
+  assert rc == 130
+  assert re.fullmatch(message, last), last
+  assert sorted(os.listdir(tmp_path)) == left  # the run so far, whole, and no temporaries
+
+
+def test_the_sweep_has_forty_distinct_cases():
+  cli = [c[0] for c in CLI_CASES] + ["plot without matplotlib", "plot where nothing can be created"]
+  library, signals = [c[0] for c in LIB_CASES], [c[0] for c in SIGNAL_CASES]
+  argvs = [tuple(c[1]) for c in CLI_CASES]
+  assert len(set(argvs)) == len(argvs)  # no case repeated under another name
+  for ids in (cli, library, signals):
+    assert len(ids) == len(set(ids))
+  assert (len(cli), len(library), len(signals)) == (59, 28, 3)  # the counts the module's docstring states
+  assert len(cli) + len(library) + len(signals) >= 40
