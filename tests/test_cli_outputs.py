@@ -166,6 +166,7 @@ def test_plot_without_matplotlib_fails_first_and_says_how_to_install(here, no_tr
 # --- 7. numbers: 9 significant digits, or scientific notation below 1e-4 ---------------------------
 
 
+@pytest.mark.standard_dtype_promotion  # optax's Adam
 def test_the_plot_legend_prints_the_final_loss_as_the_text_does(here, monkeypatch):
   legends = []
   real = _plot._save

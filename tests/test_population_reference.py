@@ -101,8 +101,8 @@ def test_xor_success_rate_against_the_numpy_loop(x64):
   assert float(got.fraction_diverged) == 0
 
 
-@pytest.mark.parametrize("layout", ["last", "first"])
-def test_a_member_whose_final_params_overflow_is_nan_at_steps(layout):
+@pytest.mark.parametrize("form", ["unrolled", "matmul"])
+def test_a_member_whose_final_params_overflow_is_nan_at_steps(form):
   # ReLU, only the hidden weights train, targets far below what a ReLU can output: member 1's rate
   # (1e37) sends its hidden weights to -inf in float32 at the first update. Its hidden layer then
   # outputs 0 and every loss stays finite: only its params say it diverged.
@@ -111,7 +111,7 @@ def test_a_member_whose_final_params_overflow_is_nan_at_steps(layout):
   lrs = np.array([1e-4, 1e37, 1e-4], np.float32)
   mask = (jbp.Layer(w=True, b=False), jbp.Layer(w=False, b=False))
   res = jbp.train_many(pop, x, y, steps=3, learning_rate=lrs, activation="relu", trainable=mask,
-                       layout=layout)
+                       form=form)
   ref_params, ref = numpy_train(as_numpy(pop), x[None], y[None], lrs, 3, activation="relu",
                                 train=[(True, False), (False, False)])
   hidden = ref_params[0][0][1]
@@ -128,8 +128,8 @@ def test_a_member_whose_final_params_overflow_is_nan_at_steps(layout):
       np.testing.assert_allclose(layer.w[i], w[i], rtol=1e-6)
 
 
-@pytest.mark.parametrize("layout", ["last", "first"])
-def test_a_member_whose_loss_overflows_is_nan_from_then_on(layout):
+@pytest.mark.parametrize("form", ["unrolled", "matmul"])
+def test_a_member_whose_loss_overflows_is_nan_from_then_on(form):
   # A linear network at learning rate 50 grows without bound: its loss overflows float32 to inf at
   # some step, then turns NaN. train_many reports NaN from that step on (never an inf), the step
   # itself as diverged_step, and the losses before it as the reference computes them.
@@ -138,7 +138,7 @@ def test_a_member_whose_loss_overflows_is_nan_from_then_on(layout):
   y = np.array([[0.2, 0.1], [0.9, -0.4]], np.float32)
   lrs = np.array([0.1, 50.0, 0.1], np.float32)
   kw = dict(steps=40, activation="identity", trainable="all")
-  res = jbp.train_many(pop, x, y, learning_rate=lrs, layout=layout, **kw)
+  res = jbp.train_many(pop, x, y, learning_rate=lrs, form=form, **kw)
   _, ref = numpy_train(as_numpy(pop), x, y, lrs, 40, activation="identity",
                        train=[(True, True), (True, True)])
   k = int(np.flatnonzero(~np.isfinite(ref[1]))[0])
