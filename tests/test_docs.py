@@ -54,7 +54,7 @@ def nav_pages():
 
   def walk(items):
     for item in items:
-      for value in item.values():
+      for value in (item.values() if isinstance(item, dict) else [item]):
         yield from (walk(value) if isinstance(value, list) else [value])
 
   return list(walk(yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]))
@@ -63,6 +63,14 @@ def nav_pages():
 def text_of(page_html):
   """The visible text of a page: tags dropped, entities decoded, runs of white space made one space."""
   return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page_html)).split())
+
+
+def load_hook(name):
+  """The module docs/_hooks/NAME.py (a hook of mkdocs.yml, or the docstring extension)."""
+  spec = importlib.util.spec_from_file_location(f"jbp_docs_{name}", ROOT / "docs" / "_hooks" / f"{name}.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 # --- Offline: nothing is fetched from another host, at build time or at view time -------------------------
@@ -232,9 +240,7 @@ print(json.dumps({"jbp": top, **{f"jbp {c}": help_of([c]) for c in commands}}))
 def test_cli_page_fails_the_build_without_a_command():
   from mkdocs.exceptions import PluginError
 
-  spec = importlib.util.spec_from_file_location("jbp_docs_cli_hook", ROOT / "docs" / "_hooks" / "cli.py")
-  hook = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(hook)
+  hook = load_hook("cli")
 
   page = "\n".join(f"<!-- help: {c} -->" for c in hook.commands())
   assert "usage: jbp train" in hook.render(page)
@@ -242,6 +248,42 @@ def test_cli_page_fails_the_build_without_a_command():
     hook.render(page.replace("<!-- help: jbp ensemble -->", ""))
   with pytest.raises(PluginError, match="no such command: jbp fly"):
     hook.render(page + "\n<!-- help: jbp fly -->")
+
+
+# --- The hooks and the docstring extension, on small inputs ----------------------------------------------
+
+
+@needs_docs
+def test_math_becomes_mathml_and_cdn_scripts_go():
+  from mkdocs.exceptions import PluginError
+
+  math = load_hook("math")
+  page = ("<!-- Load mathjax --><script src=\"https://cdn.example.org/MathJax.js\"></script>"
+          "<!-- End of mathjax configuration -->"
+          "<script type=\"module\">await import(\"https://cdn.example.org/mermaid.mjs\")</script>"
+          "<p>$$\n\\begin{aligned}\nE &amp;= \\tfrac{1}{2} (t - o)^2\n\\end{aligned}\n$$</p>"
+          "<p>the weight $w_5^{+}$ costs $5 and $10</p><pre>echo $HOME $PATH</pre>")
+  out = math.render(page, notebook=True, where="test.ipynb")
+  assert "cdn.example.org" not in out and "$$" not in out
+  assert out.count("<math") == 2 and "<mtable" in out and "<mfrac" in out
+  assert "costs $5 and $10" in out and "<pre>echo $HOME $PATH</pre>" in out
+  md = math.render('<span class="arithmatex">\\(\\eta\\)</span>', notebook=False, where="page.md")
+  assert md.startswith("<math") and "\u03b7" in html.unescape(md)
+  with pytest.raises(PluginError, match="mermaid"):
+    math.render('<div class="jp-Mermaid"><pre class="mermaid">graph TD</pre></div>', notebook=True,
+                where="test.ipynb")
+
+
+@needs_docs
+def test_docstrings_become_markdown_for_the_reference():
+  ext = load_hook("docstrings")
+  doc = ("Trains it.\n\nArgs:\n  params, x: as in :func:`jbp.train`, see :func:`_scan_loop`.\n"
+         "  steps: updates,\n    a, b: not an entry.\n\nReturns:\n  a :class:`Layer`.\n\n>>> 1 + 1\n2\n")
+  assert ext.rewrite(doc, {"train", "Layer"}) == (
+      "Trains it.\n\nArgs:\n  params: as in [`jbp.train`][jbp.train], see `_scan_loop`.\n"
+      "  x: as in [`jbp.train`][jbp.train], see `_scan_loop`.\n"
+      "  steps: updates,\n    a, b: not an entry.\n\nReturns:\n  a [`Layer`][jbp.Layer].\n\n"
+      "Examples:\n  >>> 1 + 1\n  2\n")
 
 
 # --- The strict build fails on what it must fail on -----------------------------------------------------
@@ -356,7 +398,7 @@ def dump_dom():
 
 
 @needs_docs
-def test_browser_shows_the_signature_of_train_on_the_api_page(site, dump_dom):
+def test_browser_shows_the_signature_of_train_on_the_api_page(dump_dom, site):
   dom = dump_dom(site / "api.html")
   heading = dom.index('id="jbp.train"')
   shown = text_of(dom[heading:heading + 20_000])

@@ -58,14 +58,16 @@ def doctests_as_examples(text: str) -> str:
 def split_grouped_args(text: str) -> str:
   """``  a, b: text`` inside ``Args:`` -> ``  a: text`` and ``  b: text`` (continuation lines follow)."""
   lines = text.split("\n")
-  out, section, i = [], None, 0
+  out, in_args, entry_indent, i = [], False, None, 0
   while i < len(lines):
     line = lines[i]
     m = SECTION.match(line)
-    if m:
-      section = m.group(2)
-    grouped = GROUPED.match(line) if section in ("Args", "Arguments", "Parameters") else None
-    if not grouped:
+    if m and not m.group(1):  # a section header at the docstring's own indentation
+      in_args, entry_indent = m.group(2) in ("Args", "Arguments", "Parameters"), None
+    elif in_args and line.strip() and entry_indent is None:
+      entry_indent = line[:len(line) - len(line.lstrip())]
+    grouped = GROUPED.match(line) if in_args else None
+    if not grouped or grouped.group(1) != entry_indent:
       out.append(line)
       i += 1
       continue
