@@ -270,7 +270,8 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
     activation: as in :func:`jbp.forward`.
     names: ``None`` (the worked example's names i1, h1, o1, w1..w8, b1, b2 for a
       2-2-2 network with shared biases, else systematic ones), ``"worked"`` or
-      ``"systematic"`` (x1.., h{layer}_{j}, y1.., w{layer}_{j}{i}, b{layer}).
+      ``"systematic"`` (``x1``.., ``h{layer}_{j}``, ``y1``.., ``w{layer}_{j}{i}``,
+      ``b{layer}``).
     trainable: as in :func:`jbp.train`: ``"weights"`` (biases stay fixed) or ``"all"``.
 
   Returns:
