@@ -313,7 +313,9 @@ def small_site(tmp_path, pages):
   return tmp_path / "mkdocs.yml"
 
 
-GOOD = {"index.md": "# Home\n\nSee [the reference](api.md).\n", "api.md": "# API\n\n::: jbp.sizes_of\n"}
+# Every public name, so that the cross-references between docstrings resolve as on the real page.
+GOOD = {"index.md": "# Home\n\nSee [the reference](api.md).\n",
+        "api.md": "# API\n\n" + "\n\n".join(f"::: jbp.{name}" for name in jbp.__all__) + "\n"}
 
 
 def build_in_process(config_file, site_dir, caplog):
@@ -336,26 +338,31 @@ def build_in_process(config_file, site_dir, caplog):
 
 @needs_docs
 def test_strict_build_of_a_correct_small_site_passes(tmp_path, caplog):
-  # The control for the test below: without a defect, the same two pages build.
+  # The control for the two tests below: without a defect, the same pages build.
   passed, log = build_in_process(small_site(tmp_path, GOOD), tmp_path / "site", caplog)
   assert passed, log
-  assert 'id="jbp.sizes_of"' in (tmp_path / "site" / "api.html").read_text(encoding="utf-8")
+  assert 'id="jbp.train"' in (tmp_path / "site" / "api.html").read_text(encoding="utf-8")
 
 
 @needs_docs
-@pytest.mark.parametrize("defect, pages, message", [
-    ("broken link", {"index.md": "# Home\n\nSee [nothing](nowhere.md).\n"},
-     r"contains a link 'nowhere\.md', but the target is not found"),
-    ("page left out of the navigation", {"orphan.md": "# Orphan\n"},
-     r"not included in the \"nav\" configuration"),
-    ("missing reference", {"api.md": "# API\n\n::: jbp.no_such_name\n"}, r"jbp\.no_such_name"),
-    ("broken cross-reference", {"index.md": "# Home\n\nSee [`train`][jbp.no_such_name].\n"},
-     r"jbp\.no_such_name"),
-], ids=["broken link", "page left out of the navigation", "missing reference", "broken cross-reference"])
-def test_strict_build_fails_on(defect, pages, message, tmp_path, caplog):
-  passed, log = build_in_process(small_site(tmp_path, {**GOOD, **pages}), tmp_path / "site", caplog)
-  assert not passed, f"a {defect} passed the strict build"
-  assert re.search(message, log), log[-3000:]
+def test_strict_build_fails_on_a_broken_link_an_orphan_page_and_a_broken_cross_reference(tmp_path, caplog):
+  pages = {**GOOD, "index.md": "# Home\n\nSee [nothing](nowhere.md) and [`train`][jbp.no_such_name].\n",
+           "orphan.md": "# Orphan\n"}
+  passed, log = build_in_process(small_site(tmp_path, pages), tmp_path / "site", caplog)
+  assert not passed
+  for message in (r"contains a link 'nowhere\.md', but the target is not found",   # broken link
+                  r"orphan\.md",                                                   # not in the navigation
+                  r"not included in the \"nav\" configuration",
+                  r"Could not find cross-reference target 'jbp\.no_such_name'"):   # broken cross-reference
+    assert re.search(message, log), f"{message!r} is not in the log:\n{log[-3000:]}"
+
+
+@needs_docs
+def test_strict_build_fails_on_a_missing_reference(tmp_path, caplog):
+  pages = {**GOOD, "api.md": GOOD["api.md"] + "\n::: jbp.no_such_name\n"}
+  passed, log = build_in_process(small_site(tmp_path, pages), tmp_path / "site", caplog)
+  assert not passed
+  assert re.search(r"jbp\.no_such_name", log), log[-3000:]
 
 
 # --- README points at every page ------------------------------------------------------------------------
