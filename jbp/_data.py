@@ -49,13 +49,14 @@ def load_csv(path, inputs, targets):
   """Inputs and targets from a CSV file with a header row.
 
   Args:
-    path: the CSV file.
-    inputs: the input column names, a list or one comma-separated string.
-    targets: the target column names, likewise.
+    path: the CSV file (a ``str`` or ``os.PathLike``), UTF-8, a leading byte-order
+      mark allowed; blank rows are skipped.
+    inputs: the input column names, a list of ``str`` or one comma-separated string.
+    targets: the target column names, likewise; none of them an input column.
 
   Returns:
     ``(x, y)``: float64 NumPy arrays of shape ``(rows, len(inputs))`` and
-    ``(rows, len(targets))``.
+    ``(rows, len(targets))``, in the order the columns are named.
 
   Raises:
     ValueError: an unreadable or empty file, an unknown or repeated column, a
@@ -67,8 +68,8 @@ def load_csv(path, inputs, targets):
   >>> path = os.path.join(tempfile.mkdtemp(), "and.csv")
   >>> _ = open(path, "w").write("a,b,out\\n0,0,0\\n0,1,0\\n1,0,0\\n1,1,1\\n")
   >>> x, y = jbp.load_csv(path, inputs="a,b", targets="out")
-  >>> x.shape, y.shape
-  ((4, 2), (4, 1))
+  >>> x.shape, y.shape, x.dtype
+  ((4, 2), (4, 1), dtype('float64'))
   """
   inputs = _columns("inputs", inputs)
   targets = _columns("targets", targets)
@@ -215,13 +216,25 @@ def save_params(path, params, *, force=False):
   worked example, ``w1`` is ``[[w1, w2], [w3, w4]]`` and ``b1`` the hidden bias).
   A population's leading axes are kept.
 
+  The file is written atomically (a temporary file in the same folder, then
+  renamed), holds plain arrays of the params' own dtypes, and loads without
+  pickle: :func:`load_params`, or ``numpy.load(path, allow_pickle=False)``.
+
   Args:
-    path: the file to write; kept if it exists unless ``force``.
-    params: a tuple of :class:`jbp.Layer`.
+    path: the file to write (a ``str`` or ``os.PathLike``); kept if it exists
+      unless ``force``.
+    params: a tuple of :class:`jbp.Layer`; ``w`` of shape ``(n_out, n_in)`` and
+      ``b`` a scalar or of shape ``(n_out,)``, any numeric dtype (a leading
+      population axis, as from :func:`jbp.init_many`, is saved as it is).
     force: overwrite an existing file.
 
   Returns:
-    the path written.
+    ``path``, as written.
+
+  Raises:
+    FileExistsError: ``path`` exists and ``force`` is False.
+    ValueError: ``path`` is a folder, or its folder is missing or not writable.
+    TypeError: a leaf holds Python objects rather than numbers.
 
   >>> import os, tempfile, numpy as np, jbp
   >>> path = os.path.join(tempfile.mkdtemp(), "params.npz")
@@ -258,6 +271,12 @@ def load_params(path, dtype=None):
     dtype: ``None`` keeps the file's dtype, which must then be one for every
       array; a float64 file needs 64-bit mode, never silently becoming float32.
       Or a floating dtype to convert every array to, e.g. ``jnp.float32``.
+
+  Nothing in the file is unpickled: an ``.npz`` of anything but numeric arrays
+  named ``w0, b0, w1, b1, ...`` is refused.
+
+  Args:
+    path: the ``.npz`` file (a ``str`` or ``os.PathLike``).
 
   Returns:
     a tuple of :class:`jbp.Layer` of JAX arrays; a population keeps its leading axes.

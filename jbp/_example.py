@@ -25,14 +25,19 @@ __all__ = ["Example", "worked_example", "xor", "PUBLISHED"]
 
 
 class Example(NamedTuple):
-  """A network and its data.
+  """A network and its data: what :func:`worked_example` and :func:`xor` return.
 
   Attributes:
-    params: a tuple of :class:`jbp.Layer`.
-    inputs: shape ``(n_in,)`` or ``(batch, n_in)``.
-    targets: shape ``(n_out,)`` or ``(batch, n_out)``.
-    learning_rate: the example's learning rate.
-    steps: the example's number of updates.
+    params: a tuple of :class:`jbp.Layer`, input side first.
+    inputs: shape ``(n_in,)`` for one example or ``(batch, n_in)``, of the params' dtype.
+    targets: shape ``(n_out,)`` or ``(batch, n_out)``, likewise.
+    learning_rate: the example's learning rate, a Python ``float``.
+    steps: the example's number of updates, a Python ``int``.
+
+  >>> import jbp
+  >>> ex = jbp.xor()
+  >>> ex.inputs.shape, ex.targets.shape, ex.learning_rate, ex.steps
+  ((4, 2), (4, 1), 0.5, 10000)
   """
 
   params: tuple
@@ -52,21 +57,33 @@ PUBLISHED = (
     ("out_o1 after 10,000 updates", "0.015912196"),
     ("out_o2 after 10,000 updates", "0.984065734"),
 )
+"""The worked example's figures: ``(name, text)`` pairs, the text with the digits as printed.
+
+A value matches a figure when it is within one unit of its last printed digit
+(see :func:`jbp.worked_example_figures`).
+
+>>> import jbp
+>>> dict(jbp.PUBLISHED)["E after 1 update"]
+'0.291027924'
+"""
 
 
 def worked_example(dtype=None) -> Example:
   """The 2-2-2 worked example: weights w1..w8, shared biases b1, b2, one example.
 
   Args:
-    dtype: a floating dtype; ``None`` is JAX's default (float32 unless 64-bit
-      mode is on). ``jnp.float64`` with 64-bit mode off raises ``ValueError``
-      saying how to turn it on.
+    dtype: a floating dtype such as ``jnp.float32``; ``None`` is JAX's default
+      (float32 unless 64-bit mode is on).
 
   Returns:
-    an :class:`Example`: ``params`` of sizes (2, 2, 2) with ``params[0].w ==
-    [[w1, w2], [w3, w4]]``, ``params[1].w == [[w5, w6], [w7, w8]]``, scalar biases
-    ``b1 = 0.35`` and ``b2 = 0.60``; inputs ``[0.05, 0.10]``; targets
-    ``[0.01, 0.99]``; learning rate 0.5; 10,000 steps.
+    an :class:`Example` of that dtype: ``params`` of sizes (2, 2, 2) with
+    ``params[0].w == [[w1, w2], [w3, w4]]``, ``params[1].w == [[w5, w6], [w7, w8]]``,
+    scalar biases ``b1 = 0.35`` and ``b2 = 0.60``; inputs ``[0.05, 0.10]`` and
+    targets ``[0.01, 0.99]``, both of shape ``(2,)``; learning rate 0.5; 10,000 steps.
+
+  Raises:
+    ValueError: ``dtype`` is not a floating dtype, or is ``jnp.float64`` while
+      64-bit mode is off (the message says how to turn it on).
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -89,13 +106,24 @@ def xor(dtype=None, *, key=None, hidden: int = 5) -> Example:
 
   Args:
     dtype: as in :func:`worked_example`.
-    key: a PRNG key for the initial params (uniform [0, 1), shared bias, as the
-      reference program draws them); ``None`` gives ``jax.random.key(0)``.
-    hidden: the hidden layer's width.
+    key: a PRNG key, ``jax.random.key(seed)``, for the initial params (uniform in
+      [0, 1), one bias a layer, as the reference program draws them); ``None``
+      gives ``jax.random.key(0)``.
+    hidden: the hidden layer's width, an integer >= 1.
 
   Returns:
-    an :class:`Example` with inputs of shape (4, 2), targets (4, 1), learning
-    rate 0.5 and 10,000 steps.
+    an :class:`Example`: params of sizes ``(2, hidden, 1)``, inputs of shape
+    ``(4, 2)`` and targets ``(4, 1)`` of that dtype, learning rate 0.5 and
+    10,000 steps.
+
+  Raises:
+    ValueError: a bad ``dtype`` (as in :func:`worked_example`) or ``hidden < 1``.
+    TypeError: ``hidden`` is not an integer, or ``key`` is not a PRNG key.
+
+  >>> import jax, jbp
+  >>> ex = jbp.xor(key=jax.random.key(1), hidden=3)
+  >>> [p.w.shape for p in ex.params], ex.targets[:, 0].tolist()
+  ([(3, 2), (1, 3)], [0.0, 1.0, 1.0, 0.0])
   """
   import jax
 

@@ -161,6 +161,15 @@ class Explanation(NamedTuple):
     weights: a :class:`WeightStep` per weight, output layer first.
     biases: a :class:`BiasStep` per bias, output layer first.
     E_after: the total error after the step.
+
+  Every number is a Python ``float`` (or a tuple of them, one an example), so
+  the record needs no JAX to read, print or save.
+
+  >>> import jbp
+  >>> ex = jbp.worked_example()
+  >>> r = jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5, update="sequential")
+  >>> r.sizes, r.dtype, [f.neuron for f in r.forward], round(r.E_after, 6)
+  ((2, 2, 2), 'float32', ['h1', 'h2', 'o1', 'o2'], 0.291028)
   """
 
   sizes: tuple
@@ -254,20 +263,26 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
     params: a tuple of :class:`jbp.Layer`, at most 4 layers of at most 8 neurons.
     x: shape ``(n_in,)`` or ``(batch, n_in)``, at most 16 examples.
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
-    learning_rate: a positive number.
+    learning_rate: a positive number (a Python ``float`` or a 0-d array).
     update: ``"simultaneous"`` or ``"sequential"`` (output layer updated first,
       and the hidden deltas flow through the updated weights).
     activation: as in :func:`jbp.forward`.
     names: ``None`` (the worked example's names i1, h1, o1, w1..w8, b1, b2 for a
       2-2-2 network with shared biases, else systematic ones), ``"worked"`` or
-      ``"systematic"`` (x1.., h{layer}_{j}, y1.., w{layer}_{j}{i}, b{layer}).
+      ``"systematic"`` (``x1``.., ``h{layer}_{j}``, ``y1``.., ``w{layer}_{j}{i}``,
+      ``b{layer}``).
     trainable: as in :func:`jbp.train`: ``"weights"`` (biases stay fixed) or ``"all"``.
 
   Returns:
-    an :class:`Explanation`.
+    an :class:`Explanation`: every value of the step, computed in the params' dtype.
 
   Raises:
-    ValueError: a network or batch too large to print, or any bad argument.
+    ValueError: a network or batch too large to print, shapes of ``x`` or ``y``
+      that do not fit the network, a learning rate that is not positive, an
+      unknown ``update``, ``activation``, ``names`` or ``trainable``, or
+      ``names="worked"`` for another network than the worked example's shape.
+    TypeError: ``params`` not a tuple of :class:`jbp.Layer` of floating arrays, or
+      ``x``, ``y`` or ``learning_rate`` not numbers.
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -617,8 +632,24 @@ def _header(r: Explanation) -> list[str]:
           f"Learning rate {r.learning_rate:g}; update order {order}."]
 
 
+def _check_record(record):
+  if not isinstance(record, Explanation):
+    raise TypeError(f"record: expected a jbp.Explanation from jbp.explain(...), got {type(record).__name__}")
+
+
 def render_text(record: Explanation) -> str:
   """The derivation as plain text for a terminal, every value to 9 decimals.
+
+  Args:
+    record: an :class:`Explanation`, from :func:`explain`.
+
+  Returns:
+    the text, one ``str`` of lines: a header, then one section a stage (forward
+    pass, total error, the backward pass layer by layer, the updates, the error
+    after the step), each line an equation with its symbols, values and result.
+
+  Raises:
+    TypeError: ``record`` is not an :class:`Explanation`.
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -626,6 +657,7 @@ def render_text(record: Explanation) -> str:
   >>> "E_total = E_o1 + E_o2" in text
   True
   """
+  _check_record(record)
   lines = _header(record)
   for title, items in _layout(record, _Text()):
     lines += ["", f"== {title} =="]
@@ -637,12 +669,23 @@ def render_text(record: Explanation) -> str:
 def render_markdown(record: Explanation) -> str:
   """The derivation as Markdown, the formulas in LaTeX ``$$`` blocks, every value to 9 decimals.
 
+  Args:
+    record: an :class:`Explanation`, from :func:`explain`.
+
+  Returns:
+    the Markdown, one ``str``: a heading, then a section a stage, its equations
+    in ``aligned`` blocks (shown in Jupyter with ``IPython.display.Markdown``).
+
+  Raises:
+    TypeError: ``record`` is not an :class:`Explanation`.
+
   >>> import jbp
   >>> ex = jbp.worked_example()
   >>> md = jbp.render_markdown(jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5))
   >>> md.count("$$") % 2
   0
   """
+  _check_record(record)
   lines = ["# One training step, every number", ""] + [" ".join(_header(record)), ""]
   for title, items in _layout(record, _Latex()):
     lines += [f"## {title}", ""]
@@ -671,10 +714,22 @@ def _plain(v):
 def render_json(record: Explanation, *, indent=2) -> str:
   """The record as JSON: every number at full precision (floats round-trip exactly).
 
+  Args:
+    record: an :class:`Explanation`, from :func:`explain`.
+    indent: spaces of indentation, as in ``json.dumps``; ``None`` for one line.
+
+  Returns:
+    the JSON text, one ``str``: an object with the record's fields (nested
+    records as objects, tuples as lists).
+
+  Raises:
+    TypeError: ``record`` is not an :class:`Explanation`.
+
   >>> import json, jbp
   >>> ex = jbp.worked_example()
   >>> d = json.loads(jbp.render_json(jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5)))
   >>> d["weights"][0]["name"], d["update"]
   ('w5', 'simultaneous')
   """
+  _check_record(record)
   return json.dumps(_plain(record), indent=indent)

@@ -13,7 +13,23 @@ __all__ = ["FigureRow", "format_figures", "matches_published", "worked_example_f
 
 
 class FigureRow(NamedTuple):
-  """One published figure: its name, the printed text, and jbp's value per update order."""
+  """One published figure next to jbp's value under each update order.
+
+  Attributes:
+    name: what the figure is, e.g. ``"E after 1 update"``.
+    published: the figure as printed, a ``str`` (its digits decide the tolerance).
+    values: ``{update order: value}``, a Python ``float`` for each of
+      ``"simultaneous"`` and ``"sequential"``.
+    matches: ``{update order: bool}``: whether that value is within one unit of
+      the last printed digit of ``published``.
+
+  >>> import jbp
+  >>> row = jbp.FigureRow("E before training", "0.298371109",
+  ...                     {"simultaneous": 0.2983711087, "sequential": 0.2983711087},
+  ...                     {"simultaneous": True, "sequential": True})
+  >>> row.matches["sequential"]
+  True
+  """
 
   name: str
   published: str
@@ -47,12 +63,24 @@ def _values(update: str, dtype) -> list[float]:
 def worked_example_figures(dtype=None) -> list[FigureRow]:
   """Every published figure with jbp's value under each update order.
 
+  Trains the worked example for one update and for its 10,000, in each order,
+  with :func:`jbp.train`.
+
   Args:
     dtype: as in :func:`jbp.worked_example`; pass ``jnp.float64`` (with 64-bit
       mode on) to match all printed digits.
 
   Returns:
-    a list of :class:`FigureRow`, in the order of ``jbp.PUBLISHED``.
+    a list of :class:`FigureRow`, one a figure, in the order of ``jbp.PUBLISHED``.
+
+  Raises:
+    ValueError: a bad ``dtype``, as in :func:`jbp.worked_example`.
+
+  >>> import jax, jax.numpy as jnp, jbp
+  >>> with jax.enable_x64(True):
+  ...   rows = jbp.worked_example_figures(jnp.float64)
+  >>> [(r.name, r.matches["simultaneous"], r.matches["sequential"]) for r in rows][3]
+  ('E after 1 update', False, True)
   """
   per_update = {u: _values(u, dtype) for u in UPDATES}
   rows = []
@@ -63,8 +91,44 @@ def worked_example_figures(dtype=None) -> list[FigureRow]:
   return rows
 
 
+def _check_rows(rows) -> list:
+  if isinstance(rows, FigureRow) or not hasattr(rows, "__iter__"):
+    raise TypeError(f"rows: expected a list of jbp.FigureRow from jbp.worked_example_figures(), "
+                    f"got {type(rows).__name__}")
+  rows = list(rows)
+  for i, r in enumerate(rows):
+    if not isinstance(r, FigureRow):
+      raise TypeError(f"rows[{i}]: expected a jbp.FigureRow, got {type(r).__name__}")
+    if not (isinstance(r.values, dict) and isinstance(r.matches, dict)
+            and set(UPDATES) <= set(r.values) and set(UPDATES) <= set(r.matches)):
+      raise ValueError(f"rows[{i}]: expected values and matches for each update order {list(UPDATES)}, "
+                       f"got values {r.values!r} and matches {r.matches!r}")
+  return rows
+
+
 def format_figures(rows, dtype_name: str = "float64") -> str:
-  """The rows of :func:`worked_example_figures` as the table ``jbp`` prints."""
+  """The rows of :func:`worked_example_figures` as the table ``jbp`` prints.
+
+  Args:
+    rows: a sequence of :class:`FigureRow`.
+    dtype_name: the dtype the values were computed in, for the title line.
+
+  Returns:
+    the table as one ``str`` of lines: a title, a row a figure with each value
+    to 9 decimals and ``ok`` or ``--`` for a match, and how many matched.
+
+  Raises:
+    TypeError: ``rows`` is not a sequence of :class:`FigureRow`.
+    ValueError: a row lacks a value or a match for one of the update orders.
+
+  >>> import jbp
+  >>> row = jbp.FigureRow("E before training", "0.298371109",
+  ...                     {"simultaneous": 0.2983711087, "sequential": 0.2983711087},
+  ...                     {"simultaneous": True, "sequential": True})
+  >>> print(jbp.format_figures([row]).splitlines()[5])
+  E before training               0.298371109     0.298371109 ok     0.298371109 ok
+  """
+  rows = _check_rows(rows)
   head = f"{'figure':<30} {'published':>12} {'simultaneous':>15} {'':>2} {'sequential':>15} {'':>2}"
   lines = [f"The worked example (2-2-2 sigmoid, learning rate 0.5), {dtype_name}.",
            "A value matches when it is within one unit of the last printed digit.", "", head,

@@ -42,14 +42,30 @@ def _save(fig, canvas_cls, path, force):
 def plot_losses(curves: dict, path, *, title="Training loss", force=False):
   """Loss curves on a log axis, one line a curve, written as a PNG.
 
+  Two curves over the same steps (the two update orders, say) get a second panel
+  with their difference, since at this scale they lie on top of each other.
+
   Args:
-    curves: ``{label: (steps, losses)}``; ``steps`` and ``losses`` 1-d and of equal length.
-    path: the PNG file to write.
+    curves: ``{label: (steps, losses)}``; ``steps`` and ``losses`` 1-d arrays of
+      equal length, e.g. ``jnp.arange(steps + 1)`` and the losses of :func:`jbp.train`.
+    path: the PNG file to write (a ``str`` or ``os.PathLike``).
     title: the figure's title.
     force: overwrite an existing file.
 
   Returns:
     the path written.
+
+  Raises:
+    ImportError: matplotlib is not installed (the message says how to install it).
+    FileExistsError: ``path`` exists and ``force`` is False.
+    ValueError: ``path`` is a folder, or its folder is missing or not writable.
+
+  >>> import os, tempfile, numpy as np, jbp
+  >>> ex = jbp.worked_example()
+  >>> _, losses = jbp.train(ex.params, ex.inputs, ex.targets, steps=100, learning_rate=0.5)
+  >>> path = os.path.join(tempfile.mkdtemp(), "loss.png")
+  >>> jbp.plot_losses({"sgd": (np.arange(101), losses)}, path) == path
+  True
   """
   Figure, Canvas = require_matplotlib()
   check_writable(path, force=force, name="plot")
@@ -88,14 +104,32 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
 
   Args:
     final_losses: final loss of each member, shape ``(n,)``, or ``(n_lr, n)`` for a
-      sweep over learning rates.
-    path: the PNG file to write.
+      sweep over learning rates (``jbp.sweep(...).losses[..., -1].T``); non-finite
+      losses (diverged members) are left out of the histogram.
+    path: the PNG file to write (a ``str`` or ``os.PathLike``).
     threshold: a loss below which a member counts as converged (a line on the histogram).
     learning_rates: shape ``(n_lr,)``, for a sweep: adds a map of convergence over
       learning rate (rows) and initialization (columns).
     converged: bool array of shape ``(n_lr, n)``; defaults to ``final_losses < threshold``.
     title: the figure's title.
     force: overwrite an existing file.
+
+  Returns:
+    the path written.
+
+  Raises:
+    ImportError: matplotlib is not installed (the message says how to install it).
+    FileExistsError: ``path`` exists and ``force`` is False.
+    ValueError: ``path`` is a folder, or its folder is missing or not writable.
+
+  >>> import os, tempfile, jax, jbp
+  >>> ex = jbp.worked_example()
+  >>> pop = jbp.init_many(jax.random.key(0), 50, (2, 2, 2), method="uniform", shared_bias=True)
+  >>> res = jbp.sweep(pop, ex.inputs, ex.targets, learning_rates=[0.5, 2.0], steps=200, record="final")
+  >>> path = os.path.join(tempfile.mkdtemp(), "sweep.png")
+  >>> jbp.plot_population(res.losses[..., -1].T, path, threshold=0.01,
+  ...                     learning_rates=[0.5, 2.0]) == path
+  True
   """
   Figure, Canvas = require_matplotlib()
   check_writable(path, force=force, name="plot")

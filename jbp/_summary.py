@@ -29,6 +29,14 @@ class Summary(NamedTuple):
       diverged member counts as ``+inf``.
     fraction_diverged: shape ``rest``: the fraction of members whose final loss is
       not finite (diverged members: see :class:`jbp.Population`).
+
+  The arrays are NumPy arrays of float64, except ``first_step`` (integers).
+
+  >>> import numpy as np, jbp
+  >>> losses = np.array([[[0.3, 0.01], [0.3, 0.2]], [[0.3, 0.02], [0.3, np.nan]]])  # (n=2, m=2, T=2)
+  >>> s = jbp.summarize(losses, 0.05)
+  >>> s.fraction.tolist(), s.fraction_diverged.tolist(), s.final_quantiles.shape
+  ([1.0, 0.0], [0.0, 0.5], (5, 2))
   """
 
   threshold: float
@@ -43,16 +51,23 @@ def summarize(losses, threshold, *, record_every=1, quantiles=(0.05, 0.25, 0.5, 
   """How many members converged, when, and how far: statistics over the member axis.
 
   Args:
-    losses: shape ``(n, ..., T)``: member axis first, time last, as
+    losses: shape ``(n, ..., T)``, real numbers: member axis first, time last, as
       :func:`jbp.train_many` (``(n, T)``) and :func:`jbp.sweep` (``(n, m, T)``)
       return them; ``losses[..., k]`` is the loss after ``k * record_every`` updates.
-    threshold: a member has converged if its final loss is below this.
-    record_every: the ``record_every`` the losses were recorded with, to turn
-      recorded indices into update counts.
-    quantiles: levels in [0, 1] for the quantiles of the final loss.
+    threshold: a number: a member has converged if its final loss is below this.
+    record_every: the ``record_every`` the losses were recorded with (an integer
+      >= 1), to turn recorded indices into update counts.
+    quantiles: a sequence of levels in [0, 1] for the quantiles of the final loss.
 
   Returns:
     a :class:`Summary`.
+
+  Raises:
+    ValueError: ``losses`` not of shape ``(n, ..., T)`` with ``n, T >= 1``, a
+      ``threshold`` that is not one finite number, ``record_every < 1``, or a
+      quantile level outside [0, 1].
+    TypeError: ``losses`` is not an array of real numbers, or ``record_every`` not
+      an integer.
 
   >>> import numpy as np, jbp
   >>> losses = np.array([[0.3, 0.1, 0.01], [0.3, 0.2, 0.15], [0.3, 0.04, 0.02]])

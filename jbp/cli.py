@@ -253,6 +253,17 @@ def _add_network_options(p):
 
 
 def build_parser() -> argparse.ArgumentParser:
+  """The parser of ``jbp`` and its subcommands ``explain``, ``train`` and ``ensemble``.
+
+  Each subcommand's parsed arguments carry ``func``, the function that runs it.
+  A bad argument raises :class:`UsageError` (which :func:`main` prints as one
+  line) instead of exiting.
+
+  >>> from jbp.cli import build_parser
+  >>> args = build_parser().parse_args(["explain", "--update", "sequential"])
+  >>> args.command, args.update, args.func.__name__
+  ('explain', 'sequential', 'cmd_explain')
+  """
   from jbp import __version__
 
   parser = _Parser(
@@ -757,6 +768,19 @@ def _terminate_as_interrupt():
 
 
 def main(argv=None) -> int:
+  """Runs ``jbp`` with the arguments ``argv`` (``None``: ``sys.argv[1:]``).
+
+  Args:
+    argv: the arguments after the program's name, a list of ``str``.
+
+  Returns:
+    the exit status: 0 on success, 2 for a bad argument or bad data (one line on
+    stderr, no traceback), 130 when Ctrl-C stopped a run (what was done is saved).
+
+  >>> from jbp.cli import main
+  >>> main(["explain", "--step", "0"])  # prints "jbp explain: error: --step: ..." on stderr
+  2
+  """
   argv = sys.argv[1:] if argv is None else list(argv)
   parser = build_parser()
   prog, command = "jbp", None

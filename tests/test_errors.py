@@ -156,3 +156,15 @@ def test_traced_data_passes_through_under_jit_and_vmap():
   _, losses = jax.jit(lambda x: jbp.train(ex.params, x, ex.targets[None].repeat(2, 0), steps=2,
                                           learning_rate=0.5))(x)
   assert bool(jnp.isnan(losses).all())
+
+
+def test_format_figures_rejects_what_is_not_a_list_of_rows():
+  row = jbp.FigureRow("E before training", "0.298371109", {"simultaneous": 0.2983711087},
+                      {"simultaneous": True})
+  with pytest.raises(TypeError, match=r"rows: expected a list of jbp.FigureRow .* got FigureRow"):
+    jbp.format_figures(row)
+  with pytest.raises(TypeError, match=r"rows\[0\]: expected a jbp.FigureRow, got tuple"):
+    jbp.format_figures([tuple(row)])
+  with pytest.raises(ValueError, match=r"rows\[0\]: expected values and matches for each update order "
+                                       r"\['simultaneous', 'sequential'\]"):
+    jbp.format_figures([row])

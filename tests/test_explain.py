@@ -229,3 +229,12 @@ def test_explain_rejects(kw, match):
   kw.setdefault("learning_rate", 0.5)
   with pytest.raises(ValueError, match=match):
     jbp.explain(params, x, y, **kw)
+
+
+@pytest.mark.parametrize("render", [jbp.render_text, jbp.render_markdown, jbp.render_json])
+def test_renderers_reject_what_is_not_a_record(render):
+  ex = jbp.worked_example()
+  record = jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5)
+  with pytest.raises(TypeError, match=r"record: expected a jbp.Explanation from jbp.explain\(\.\.\.\), "
+                                      r"got dict"):
+    render(record._asdict())
