@@ -56,6 +56,12 @@ ACTIVATIONS = {
     "relu": Activation("relu", jax.nn.relu, _relu_deriv),
     "identity": Activation("identity", lambda net: net, lambda net, out: jnp.ones_like(net)),
 }
+"""The built-in activations by name; every ``activation=`` argument takes one of these names.
+
+>>> import jbp
+>>> sorted(jbp.ACTIVATIONS)
+['identity', 'relu', 'sigmoid', 'tanh']
+"""
 
 
 def resolve_activation(activation) -> Activation:

@@ -84,7 +84,11 @@ def backprop(params, x, y, *, activation="sigmoid", reduction="sum"):
     reduction: as in :func:`jbp.loss`.
 
   Returns:
-    the gradients, a tuple of :class:`Layer` with the same shapes as ``params``.
+    the gradients, a tuple of :class:`Layer` with the same shapes and dtype as ``params``.
+
+  Raises:
+    TypeError, ValueError: malformed params, data of the wrong shape or not finite,
+      or an unknown activation or reduction, named.
 
   >>> import jbp
   >>> ex = jbp.worked_example()

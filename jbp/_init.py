@@ -51,7 +51,13 @@ def init_params(key, sizes, *, method="glorot", shared_bias=False, dtype=None):
 
   Returns:
     a tuple of :class:`Layer`: layer ``l`` has ``w`` of shape
-    ``(sizes[l+1], sizes[l])`` and ``b`` of shape ``()`` or ``(sizes[l+1],)``.
+    ``(sizes[l+1], sizes[l])`` and ``b`` of shape ``()`` or ``(sizes[l+1],)``,
+    of ``dtype``.
+
+  Raises:
+    TypeError: ``key`` is not a PRNG key.
+    ValueError: ``sizes`` not at least two positive integers, an unknown
+      ``method``, or a dtype that is not floating (or float64 with 64-bit mode off).
 
   >>> import jax, jbp
   >>> params = jbp.init_params(jax.random.key(0), (3, 5, 2))
@@ -100,6 +106,9 @@ def init_many(key, n, sizes, *, method="glorot", shared_bias=False, dtype=None):
     a tuple of :class:`jbp.Layer`: layer ``l`` has ``w`` of shape
     ``(n, sizes[l+1], sizes[l])`` and ``b`` of shape ``(n,)`` or ``(n, sizes[l+1])``;
     member ``i`` equals ``jbp.init_params(jax.random.split(key, n)[i], sizes, ...)``.
+
+  Raises:
+    TypeError, ValueError: as :func:`jbp.init_params`, or ``n`` not an integer >= 1.
 
   >>> import jax, jbp
   >>> pop = jbp.init_many(jax.random.key(0), 1000, (2, 2, 2), method="uniform", shared_bias=True)

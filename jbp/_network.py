@@ -37,6 +37,14 @@ __all__ = ["Layer", "forward", "loss", "sizes_of", "FORMS"]
 
 REDUCTIONS = ("sum", "mean")
 FORMS = ("auto", "unrolled", "matmul")
+"""The forms of the forward pass that ``form=`` takes: ``"unrolled"`` (each ``net_j`` a sum of
+``w[j, i] * a_i`` over the layer's inputs, elementwise; small networks on a CPU), ``"matmul"``
+(``w @ a``; wide networks, GPUs), or ``"auto"``, which picks one by the network's size and the platform.
+
+>>> import jbp
+>>> jbp.FORMS
+('auto', 'unrolled', 'matmul')
+"""
 # "auto" unrolls a network on a CPU when one step of it has at most this many
 # weight-times-example products: beyond that the unrolled program takes longer to
 # compile than it saves (benchmarks/README.md, "wider networks").

@@ -33,6 +33,13 @@ class Optimizer:
       arrays) are values of the compiled program; anything else (ints,
       bools, ``None``, schedules, strings) is part of it and must be hashable.
 
+  Attributes:
+    factory: the factory.
+    hyperparams: a dict of its keyword arguments.
+    kind: the static part, the key of the compiled program: the factory, its
+      non-float arguments and the names of its float ones.
+    values: the float hyperparameters, in the order of ``kind.floats``.
+
   Raises:
     TypeError: ``factory`` is not callable, or a non-float argument is unhashable.
 

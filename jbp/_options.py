@@ -24,6 +24,12 @@ from jbp._optimizer import SGD, Optimizer, check_hyperparams, split_optimizer
 __all__ = ["Options", "make_options", "trainable_mask", "as_dtype", "UPDATES"]
 
 UPDATES = ("simultaneous", "sequential")
+"""The update orders ``update=`` takes: textbook gradient descent, and the worked example's order.
+
+>>> import jbp
+>>> jbp.UPDATES
+('simultaneous', 'sequential')
+"""
 TRAINABLE = ("weights", "all")
 
 

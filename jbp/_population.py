@@ -43,6 +43,12 @@ from jbp._train import run_training
 __all__ = ["Population", "train_many", "sweep", "FORMS", "RECORDS", "BLOCK"]
 
 RECORDS = ("all", "final")
+"""What ``train_many``'s ``record=`` keeps: every ``record_every`` updates, or the first and last loss.
+
+>>> import jbp
+>>> jbp.RECORDS
+('all', 'final')
+"""
 # Members a block on a CPU: a block's params, optimizer state and activations stay in
 # the L2 cache through all its steps (benchmarks/README.md, "populations past the cache").
 BLOCK = 4096
@@ -64,6 +70,13 @@ class Population(NamedTuple):
     diverged_step: shape ``(n,)``, int32: the number of updates after which the
       loss was first non-finite (``steps`` if only the final params are), ``-1``
       for a member that never diverged.
+
+  >>> import jax, jbp
+  >>> ex = jbp.worked_example()
+  >>> pop = jbp.init_many(jax.random.key(0), 3, (2, 2, 2))
+  >>> res = jbp.train_many(pop, ex.inputs, ex.targets, steps=10, learning_rate=0.5, record="final")
+  >>> res.losses.shape, res.diverged.tolist(), res.diverged_step.tolist()
+  ((3, 2), [False, False, False], [-1, -1, -1])
   """
 
   params: tuple
@@ -276,6 +289,10 @@ def sweep(params, x, y, *, learning_rates, steps, **kwargs) -> Population:
     a :class:`Population` whose arrays have two leading axes ``(n, m)``: entry
     ``[i, j]`` is member ``i`` trained with ``learning_rates[j]``; ``losses`` has
     shape ``(n, m, steps // record_every + 1)``.
+
+  Raises:
+    TypeError, ValueError: a bad argument (as in :func:`train_many`), or
+      ``learning_rates`` not a 1-d array of positive finite rates, named.
 
   >>> import jax, jbp
   >>> ex = jbp.worked_example()

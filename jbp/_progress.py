@@ -32,6 +32,12 @@ class Chunked(NamedTuple):
     losses: shape ``(steps_done // record_every + 1,)``, as :func:`jbp.train` returns them.
     steps_done: updates done (``steps`` unless interrupted).
     interrupted: True if a ``KeyboardInterrupt`` stopped the run early.
+
+  >>> import jbp
+  >>> ex = jbp.worked_example()
+  >>> run = jbp.train_chunked(ex.params, ex.inputs, ex.targets, steps=10, chunk_steps=5, learning_rate=0.5)
+  >>> run.steps_done, run.interrupted
+  (10, False)
   """
 
   params: tuple
@@ -71,6 +77,11 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
     a :class:`Chunked`; for a full run with plain SGD its params and losses equal
     those of ``jbp.train(params, x, y, steps=steps, record_every=record_every, ...)``
     bit for bit; with an optimizer, those of the same run in one chunk.
+
+  Raises:
+    TypeError, ValueError: a bad argument (as in :func:`jbp.train`), ``chunk_steps``
+      not a multiple of ``record_every``, or an argument ``jbp.train`` does not take.
+    KeyboardInterrupt: Ctrl-C, unless ``catch_interrupt``.
 
   >>> import jbp
   >>> ex = jbp.worked_example()

@@ -206,8 +206,10 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
       Frozen leaves are masked with ``optax.multi_transform``.
     reduction: ``"sum"`` or ``"mean"`` of the loss over a batch, as in :func:`jbp.loss`.
     form: ``"auto"`` (the default), ``"unrolled"`` or ``"matmul"``: how the
-      compiled forward pass is laid out (see ``jbp._network``); ``"auto"`` unrolls
-      small networks on a CPU. The numbers agree to rounding.
+      compiled forward pass computes ``w @ a``: as elementwise sums over the
+      layer's inputs, which XLA fuses (small networks on a CPU), or as matrix
+      products; ``"auto"`` picks by size and platform (see :data:`jbp.FORMS`).
+      The numbers agree to rounding.
     unroll: steps an iteration of the compiled loop (``lax.fori_loop``'s
       ``unroll``). 1, the default, is fastest on a CPU; on a GPU, where every step
       launches kernels, more steps an iteration let XLA fuse across them (see
