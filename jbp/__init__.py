@@ -13,10 +13,13 @@ from jbp._explain import Explanation, explain, render_json, render_markdown, ren
 from jbp._figures import FigureRow, format_figures, worked_example_figures
 from jbp._init import init_params
 from jbp._network import Layer, forward, loss, sizes_of
+from jbp._page import render_html
 from jbp._plot import plot_losses, plot_population
 from jbp._population import LAYOUTS, RECORDS, Population, init_many, sweep, train_many
 from jbp._progress import Chunked, train_chunked
+from jbp._run import TrainingRun, record_training, render_training
 from jbp._summary import Summary, summarize
+from jbp._svg import render_svg
 from jbp._train import UPDATES, train
 
 __version__ = "0.1.0"
@@ -34,6 +37,7 @@ __all__ = [
     "Population",
     "RECORDS",
     "Summary",
+    "TrainingRun",
     "UPDATES",
     "backprop",
     "explain",
@@ -46,9 +50,13 @@ __all__ = [
     "loss",
     "plot_losses",
     "plot_population",
+    "record_training",
+    "render_html",
     "render_json",
     "render_markdown",
+    "render_svg",
     "render_text",
+    "render_training",
     "save_params",
     "sizes_of",
     "summarize",
