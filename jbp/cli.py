@@ -37,6 +37,9 @@ EXPLAIN_EXAMPLES = """examples:
   # Markdown with LaTeX math, or every number as JSON
   jbp explain --format markdown --out step.md
   jbp explain --json
+  # a page that steps through the derivation on the network's diagram (opens from disk), or the diagram
+  jbp explain --format html --update sequential --out step.html
+  jbp explain --format svg --out net.svg
   # the second step (one step is trained first)
   jbp explain --step 2
   # another network on XOR: a batch of 4, per-example terms summed
@@ -57,6 +60,8 @@ TRAIN_EXAMPLES = """examples:
   jbp train --data xor --optimizer adam --learning-rate 0.05 --steps 2000 --json
   # your own CSV; --force replaces the files of an earlier run
   jbp train --data my.csv --inputs a,b --targets out --sizes 2,4,1 --seed 3 --out run2 --force
+  # a page of the run: the loss curve, and the weights at each recorded step on a slider
+  jbp train --steps 2000 --html run.html
 
 The saved params load without pickle: numpy.load("run1/params.npz", allow_pickle=False).
 """
@@ -175,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "the same code that trains, to 9 decimals.",
                       epilog=EXPLAIN_EXAMPLES, formatter_class=_RAW)
   _add_network_options(ex)
-  ex.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                  help="text for a terminal (default), Markdown with LaTeX math, or JSON")
+  ex.add_argument("--format", choices=("text", "markdown", "json", "svg", "html"), default="text",
+                  help="text for a terminal (default), Markdown with LaTeX math, JSON, the network as an SVG "
+                       "drawing, or a self-contained HTML page that steps through the derivation on it")
   ex.add_argument("--step", type=_positive_int("step"), default=1,
                   help="explain step K (K - 1 steps are trained first; default 1)")
   ex.add_argument("--names", choices=("worked", "systematic"),
@@ -198,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
   tr.add_argument("--momentum", type=_number, default=0.9, help="momentum of --optimizer momentum (0.9)")
   _add_run_options(tr, records=1000, out="params.npz, losses.npz and summary.json",
                    plot="the loss curve (log axis); for the worked example with sgd, both update orders")
+  tr.add_argument("--html", metavar="FILE",
+                  help="write a self-contained page of the run: the loss curve (for the worked example, both "
+                       "update orders), the weights at each recorded step on a slider, outputs and settings "
+                       "(sgd; networks of at most 4 layers of 8 neurons)")
   tr.set_defaults(func=cmd_train)
 
   en = sub.add_parser("ensemble", help="train a population of random initializations at once",
@@ -300,6 +310,8 @@ def _write_text(path, text, force):
 
 def cmd_explain(args) -> int:
   from jbp._explain import check_explainable, explain, render_json, render_markdown, render_text
+  from jbp._page import render_html
+  from jbp._svg import render_svg
   from jbp._train import train
 
   if args.out:
@@ -319,9 +331,12 @@ def cmd_explain(args) -> int:
     text = json.dumps({"step": args.step, **json.loads(render_json(record))}, indent=2) + "\n"
   elif fmt == "markdown":
     text = render_markdown(record)
+  elif fmt in ("svg", "html"):
+    title = f"Step {args.step}: the params after {args.step - 1} step(s)" if args.step > 1 else None
+    text = render_svg(record, title=title) if fmt == "svg" else render_html(record, title=title)
   else:
     text = render_text(record)
-  if args.step > 1 and fmt != "json":
+  if args.step > 1 and fmt in ("text", "markdown"):
     text = (f"Step {args.step}: the params after {args.step - 1} step{'s' if args.step > 2 else ''}.\n\n" if
             fmt == "text" else f"*Step {args.step}: the params after {args.step - 1} step(s).*\n\n") + text
   if args.out:
@@ -375,8 +390,21 @@ def cmd_train(args) -> int:
 
     require_matplotlib()
     check_writable(args.plot, force=args.force, name="plot")
+  if args.html:
+    if args.optimizer != "sgd":
+      raise UsageError(f"jbp train: --html records the params at each recorded step with plain SGD; "
+                       f"use --optimizer sgd, not {args.optimizer}")
+    check_writable(args.html, force=args.force, name="html")
 
   params, x, y, what = _problem(args)
+  if args.html:
+    from jbp._explain import MAX_LAYERS, MAX_NEURONS
+    from jbp._network import sizes_of
+
+    if len(params) > MAX_LAYERS or max(sizes_of(params)) > MAX_NEURONS:
+      raise UsageError(f"jbp train: --html draws every weight, so it takes networks of at most {MAX_LAYERS} "
+                       f"layers of at most {MAX_NEURONS} neurons; got sizes "
+                       f"{','.join(map(str, sizes_of(params)))}")
   r = _record_every(args.steps, args.record_every)
   if args.steps % r:
     raise UsageError(f"jbp train: --record-every: expected a divisor of --steps {args.steps}, got {r}")
@@ -438,6 +466,10 @@ def cmd_train(args) -> int:
              f"learning rate {args.learning_rate:g}")
     plot_losses(curves, args.plot, title=title, force=args.force)
     summary["files"]["plot"] = args.plot
+  if args.html and done:
+    _write_training_page(args, params, x, y, done, r, compare=args.data == "worked" and not args.sizes
+                         and not interrupted)
+    summary["files"]["html"] = args.html
   if args.out:
     save_json(outputs["summary.json"], summary, force=args.force)
   if args.json:
@@ -459,6 +491,26 @@ def cmd_train(args) -> int:
           file=sys.stderr)
     return 130
   return 0
+
+
+def _write_training_page(args, params, x, y, steps, record_every, *, compare):
+  """The page of ``jbp train --html``: the run recorded again, keeping the params at each recorded step.
+
+  Plain SGD repeats bit for bit, so the recording equals the run just made; for the worked example,
+  the other update order is drawn beside it.
+  """
+  from jbp._data import atomic_write
+  from jbp._run import record_training, render_training
+  from jbp._train import train
+
+  kw = dict(learning_rate=args.learning_rate, activation=args.activation, trainable=args.trainable)
+  run = record_training(params, x, y, steps=steps, record_every=record_every, update=args.update, **kw)
+  others = None
+  if compare:
+    other = "sequential" if args.update == "simultaneous" else "simultaneous"
+    others = {other: train(params, x, y, steps=steps, record_every=record_every, update=other, **kw)[1]}
+  page = render_training(run, compare=others)
+  atomic_write(args.html, lambda f: f.write(page.encode("utf-8")), force=args.force, name="html")
 
 
 def _prepare_out(args, names):
