@@ -138,7 +138,13 @@ def _stage_title(st: Stage, record) -> tuple:
   if st.kind == "error":
     return "the total error", _WHY["error"]
   if st.kind == "delta":
-    return f"δ<sub>{n}</sub>", _WHY["delta-out" if st.name in outputs else "delta-hidden"]
+    why = _WHY["delta-out" if st.name in outputs else "delta-hidden"]
+    used = [t.weight for d in record.deltas if d.neuron == st.name for t in d.terms if t.updated]
+    if used:
+      names = ", ".join(f'{_html.escape(w)}<sup class="upd">+</sup>' for w in used)
+      why += (f" Sequential order: the layer above is already updated, so this sum flows through the "
+              f"already-updated {names} (dashed on the diagram).")
+    return f"δ<sub>{n}</sub>", why
   if st.kind == "grad":
     return f"∂E/∂{n}", _WHY["grad-bias" if st.name in bias_names else "grad"]
   if st.kind == "update":
