@@ -136,20 +136,20 @@ def _stage_title(st: Stage, record) -> tuple:
   if st.kind == "forward":
     return f"neuron {n}", _WHY["forward"]
   if st.kind == "error":
-    return "the total error", _WHY["error"]
+    return "E<sub>total</sub>", _WHY["error"]
   if st.kind == "delta":
     why = _WHY["delta-out" if st.name in outputs else "delta-hidden"]
     used = [t.weight for d in record.deltas if d.neuron == st.name for t in d.terms if t.updated]
-    if used:
+    if used and not any(isinstance(it, _Note) for it in st.items):  # the layer's first delta has the note
       names = ", ".join(f'{_html.escape(w)}<sup class="upd">+</sup>' for w in used)
-      why += (f" Sequential order: the layer above is already updated, so this sum flows through the "
-              f"already-updated {names} (dashed on the diagram).")
+      why += (f" Sequential order: this sum uses the updated weights {names} (dashed on the diagram), "
+              f"since the layer above was updated first.")
     return f"δ<sub>{n}</sub>", why
   if st.kind == "grad":
     return f"∂E/∂{n}", _WHY["grad-bias" if st.name in bias_names else "grad"]
   if st.kind == "update":
     return (f"{n}<sup>+</sup>" if st.name else "fixed parameters"), _WHY["update"]
-  return "after the step", _WHY["after"]
+  return "E<sub>total</sub> with the new parameters", _WHY["after"]
 
 
 def _item_html(it) -> str:
@@ -377,8 +377,12 @@ SCRIPT = """
     e.preventDefault();
     go(to);
   });
-  const start = parseInt(location.hash.slice(1), 10);
-  go(Number.isFinite(start) ? start - 1 : 0);
+  const fromHash = () => {
+    const n = parseInt(location.hash.slice(1), 10);
+    return Number.isFinite(n) ? n - 1 : 0;
+  };
+  window.addEventListener('hashchange', () => go(fromHash()));
+  go(fromHash());
 })();
 """
 

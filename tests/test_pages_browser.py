@@ -170,7 +170,7 @@ def test_stepping_page_walked_with_the_keyboard_shows_every_number_of_the_record
       assert f"e-{s['name']}" in s["hl"]
     if s["kind"] == "delta" and update == "sequential" and s["name"] in r.names.neurons[0]:
       used = {f"e-{t.weight}" for d in r.deltas if d.neuron == s["name"] for t in d.terms}
-      assert used and used <= set(s["upd"]) and "flows through the already-updated" in s["text"]
+      assert used and used <= set(s["upd"]) and re.search(r"uses? the updated weights", s["text"])
     else:
       assert s["upd"] == []
   # Over the whole walk, the formulas show exactly the numbers jbp explain prints: in its order for one
@@ -190,6 +190,9 @@ def test_stepping_page_walked_with_the_keyboard_shows_every_number_of_the_record
   assert page.evaluate(STATE)["where"] == f"stage 2 of {len(order)}"
   page.keyboard.press("End")
   assert page.evaluate(STATE)["kind"] == "after"
+  page.evaluate("location.hash = '#3'")  # a stage's address (hashchange fires after this returns)
+  page.wait_for_function("document.getElementById('where').textContent.startsWith('stage 3 ')", timeout=5000)
+  assert page.evaluate(STATE)["kind"] == order[2][0]
   assert requests == [path.resolve().as_uri()]  # nothing but the file itself
 
 
