@@ -7,6 +7,7 @@ with the pages is in test_pages_browser.py.
 
 import html
 import json
+import pathlib
 import re
 import xml.etree.ElementTree as ET
 
@@ -261,3 +262,13 @@ def test_training_page_rejects_what_it_cannot_draw(x64):
   wide = run._replace(params=big, outputs=np.zeros(1), y=np.zeros(1))
   with pytest.raises(ValueError, match=r"run: the page draws every weight, .* got sizes \(2, 9, 1\)"):
     jbp.render_training(wide)
+
+
+def test_the_readme_pictures_exist_and_the_svg_is_what_jbp_explain_draws(worked):
+  root = pathlib.Path(__file__).parent.parent
+  images = re.findall(r"!\[[^\]]*\]\((docs/images/[^)]+)\)", (root / "README.md").read_text())
+  assert sorted(images) == ["docs/images/stepping_page.png", "docs/images/worked_example.svg"]
+  assert all((root / p).stat().st_size > 1000 for p in images)
+  # `jbp explain --format svg`: the worked example in float64, simultaneous order
+  svg = (root / "docs/images/worked_example.svg").read_text(encoding="utf-8")
+  assert svg == jbp.render_svg(worked["simultaneous"])
