@@ -217,6 +217,7 @@ def _diagram_state(record: Explanation, sts: list) -> _Diagram:
   unit_rows = {}
   for b in record.biases:
     if shared[b.layer - 1]:
+      # Under its unit (which shows the name), a shared bias's value alone; its gradient and update named.
       unit_rows[b.layer] = [param_variants(b, lambda a, v, n=b.name: v if a == n else f"{a} {v}")]
     else:
       edge_labels[b.name] = param_variants(b, lambda a, v: (a, v))
