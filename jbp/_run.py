@@ -321,6 +321,10 @@ def render_training(run: TrainingRun, *, compare=None, names=None, title=None) -
   True
   """
   _check_run(run)
+  if compare is not None and not isinstance(compare, dict):
+    raise TypeError(f"compare: expected a dict {{label: losses}} or None, got {type(compare).__name__}")
+  if title is not None and not isinstance(title, str):
+    raise TypeError(f"title: expected a string or None, got {type(title).__name__}")
   sizes = tuple([int(run.params[0].w.shape[-1])] + [int(p.w.shape[1]) for p in run.params])
   try:
     check_explainable(sizes)

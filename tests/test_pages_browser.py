@@ -190,6 +190,7 @@ def test_stepping_page_walked_with_the_keyboard_shows_every_number_of_the_record
   assert page.evaluate(STATE)["where"] == f"stage 2 of {len(order)}"
   page.keyboard.press("End")
   assert page.evaluate(STATE)["kind"] == "after"
+  assert_not_blank(screenshot_pixels(page))  # 1280x800
   page.evaluate("location.hash = '#3'")  # a stage's address (hashchange fires after this returns)
   page.wait_for_function("document.getElementById('where').textContent.startsWith('stage 3 ')", timeout=5000)
   assert page.evaluate(STATE)["kind"] == order[2][0]

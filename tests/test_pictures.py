@@ -251,6 +251,8 @@ def test_training_page_rejects_what_it_cannot_draw(x64):
   with pytest.raises(ValueError, match=r"compare: expected losses of shape \(3,\) for 'other', as "
                                        r"run.losses, got shape \(5,\)"):
     jbp.render_training(run, compare={"other": np.ones(5)})
+  with pytest.raises(TypeError, match=r"compare: expected a dict \{label: losses\} or None, got list"):
+    jbp.render_training(run, compare=[np.ones(3)])
   with pytest.raises(TypeError, match=r"run: expected a jbp.TrainingRun .*got tuple"):
     jbp.render_training((ex.params, np.ones(3)))
   with pytest.raises(ValueError, match=r"record_every: expected a divisor of steps=10, got 3"):
