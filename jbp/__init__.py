@@ -15,10 +15,13 @@ from jbp._init import init_many, init_params
 from jbp._layer import Layer
 from jbp._network import FORMS, forward, loss, sizes_of
 from jbp._optimizer import Optimizer
+from jbp._page import render_html
 from jbp._plot import plot_losses, plot_population
 from jbp._population import RECORDS, Population, sweep, train_many
 from jbp._progress import Chunked, train_chunked
+from jbp._run import TrainingRun, record_training, render_training
 from jbp._summary import Summary, summarize
+from jbp._svg import render_svg
 from jbp._train import UPDATES, train
 
 __version__ = "0.1.0"
@@ -37,6 +40,7 @@ __all__ = [
     "Population",
     "RECORDS",
     "Summary",
+    "TrainingRun",
     "UPDATES",
     "backprop",
     "explain",
@@ -49,9 +53,13 @@ __all__ = [
     "loss",
     "plot_losses",
     "plot_population",
+    "record_training",
+    "render_html",
     "render_json",
     "render_markdown",
+    "render_svg",
     "render_text",
+    "render_training",
     "save_params",
     "sizes_of",
     "summarize",

@@ -188,6 +188,12 @@ class Explanation(NamedTuple):
   biases: tuple
   E_after: float
 
+  def _repr_html_(self):
+    """A notebook shows the record as the page of :func:`jbp.render_html`, stepping through the derivation."""
+    from jbp._page import notebook_frame, render_html  # the page module imports this one
+
+    return notebook_frame(render_html(self))
+
 
 def _names(sizes, shared, naming) -> Names:
   L = len(sizes) - 1
@@ -426,6 +432,10 @@ class _Text:
   def sum_over(self, body):
     return f"sum over examples of {body}"
 
+  def inline(self, math):
+    """Symbols inside a sentence (a note or a title)."""
+    return math
+
 
 _NAME = re.compile(r"^([A-Za-z]+)(\d+)(?:_(\d+))?$")
 
@@ -483,13 +493,23 @@ class _Latex(_Text):
   def sum_over(self, body):
     return rf"\sum_{{\text{{examples}}}} {body}"
 
+  def inline(self, math):
+    return f"${math}$"
+
 
 class _Eq(NamedTuple):
   parts: tuple  # lhs, then each right-hand side of a chain of equalities
+  stage: tuple = None  # (kind, name): what the equation is about, e.g. ("grad", "w5")
 
 
 class _Note(NamedTuple):
   text: str
+  stage: tuple = None
+
+
+# The stages of a step, in the order the derivation meets them; an item's ``stage`` is ``(kind, name)``
+# with ``name`` a neuron (forward, delta), a weight or bias (grad, update), or None.
+STAGE_KINDS = ("inputs", "forward", "error", "delta", "grad", "update", "after")
 
 
 def _sum_chain(s, vals):
@@ -497,7 +517,10 @@ def _sum_chain(s, vals):
 
 
 def _layout(r: Explanation, s) -> list:
-  """The derivation as ``[(title, [_Eq | _Note, ...]), ...]`` in symbols ``s``."""
+  """The derivation as ``[(title, [_Eq | _Note, ...]), ...]`` in symbols ``s``.
+
+  Each item carries its ``stage``, so a renderer can show the derivation a stage at a time.
+  """
   n_ex = r.examples
   exs = range(n_ex)
   lab = (lambda e: s.example(e + 1)) if n_ex > 1 else (lambda e: "")
@@ -509,11 +532,10 @@ def _layout(r: Explanation, s) -> list:
   for e in exs:
     if n_ex > 1:
       ins = ", ".join(f"{s.name(name)} = {s.num(v[e])}" for name, v in r.inputs)
-      items.append(_Note(f"Example {e + 1}: inputs {ins}" if s.__class__ is _Text else
-                         f"Example {e + 1}: inputs ${ins}$"))
+      items.append(_Note(f"Example {e + 1}: inputs {s.inline(ins)}", ("inputs", None)))
     else:
       for name, v in r.inputs:
-        items.append(_Eq((s.name(name), s.num(v[0]))))
+        items.append(_Eq((s.name(name), s.num(v[0])), ("inputs", None)))
     srcv = {name: v for name, v in r.inputs}
     for f in r.forward:
       src = [s.name(i) if f.layer == 1 else s.out(i) for i in f.inputs]
@@ -524,8 +546,9 @@ def _layout(r: Explanation, s) -> list:
       vals = " + ".join(f"{s.num(wvals[w], True)}{s.times}{s.num(srcv[i][e], True)}"
                         for w, i in zip(f.weights, f.inputs))
       vals += f" + {s.num(bval, True)}{s.times}1"
-      items.append(_Eq((lab(e) + s.net(f.neuron), sym, vals, s.num(f.net[e]))))
-      items.append(_Eq((lab(e) + s.out(f.neuron), s.fn(r.activation, s.net(f.neuron)), s.num(f.out[e]))))
+      at = ("forward", f.neuron)
+      items.append(_Eq((lab(e) + s.net(f.neuron), sym, vals, s.num(f.net[e])), at))
+      items.append(_Eq((lab(e) + s.out(f.neuron), s.fn(r.activation, s.net(f.neuron)), s.num(f.out[e])), at))
       srcv[f.neuron] = f.out
   sections.append(("Forward pass", items))
 
@@ -534,12 +557,13 @@ def _layout(r: Explanation, s) -> list:
   for e in exs:
     for o in r.errors:
       items.append(_Eq((lab(e) + s.E(o.neuron), s.half_sq(f"{s.target(o.neuron)} - {s.out(o.neuron)}"),
-                        s.half_sq(f"{s.num(o.target[e])} - {s.num(o.out[e])}"), s.num(o.error[e]))))
+                        s.half_sq(f"{s.num(o.target[e])} - {s.num(o.out[e])}"), s.num(o.error[e])),
+                       ("error", None)))
   every = [o.error[e] for e in exs for o in r.errors]
   names = " + ".join(s.E(o.neuron) for o in r.errors)
   if n_ex > 1:
     names = s.sum_over(f"({names})")
-  items.append(_Eq((s.Etot, names, _sum_chain(s, every), s.num(r.E_total))))
+  items.append(_Eq((s.Etot, names, _sum_chain(s, every), s.num(r.E_total)), ("error", None)))
   sections.append(("Total error", items))
 
   # Backward pass, output layer first.
@@ -549,60 +573,62 @@ def _layout(r: Explanation, s) -> list:
     layer_deltas = [d for d in r.deltas if d.layer == l]
     for d in layer_deltas:
       n = d.neuron
+      at = ("delta", n)
       for e in exs:
         if not d.terms:
           o = {x.neuron: x for x in r.errors}[n]
           items.append(_Eq((lab(e) + s.d(s.Etot, s.out(n)), f"-({s.target(n)} - {s.out(n)})",
-                            f"-({s.num(o.target[e])} - {s.num(o.out[e])})", s.num(d.dE_dout[e]))))
+                            f"-({s.num(o.target[e])} - {s.num(o.out[e])})", s.num(d.dE_dout[e])), at))
         else:
           wsym = [s.plus(s.name(t.weight)) if t.updated else s.name(t.weight) for t in d.terms]
           sym = " + ".join(f"{s.delta(t.via)}{s.times}{w}" for t, w in zip(d.terms, wsym))
           vals = " + ".join(f"{s.num(t.delta[e], True)}{s.times}{s.num(t.weight_value, True)}"
                             for t in d.terms)
-          items.append(_Eq((lab(e) + s.d(s.Etot, s.out(n)), sym, vals, s.num(d.dE_dout[e]))))
-        items.append(_Eq((lab(e) + s.d(s.out(n), s.net(n)), s.deriv(r.activation, n), s.num(d.dout_dnet[e]))))
+          items.append(_Eq((lab(e) + s.d(s.Etot, s.out(n)), sym, vals, s.num(d.dE_dout[e])), at))
+        items.append(_Eq((lab(e) + s.d(s.out(n), s.net(n)), s.deriv(r.activation, n), s.num(d.dout_dnet[e])),
+                         at))
         items.append(_Eq((lab(e) + s.delta(n), f"{s.d(s.Etot, s.out(n))}{s.times}{s.d(s.out(n), s.net(n))}",
                           f"{s.num(d.dE_dout[e], True)}{s.times}{s.num(d.dout_dnet[e], True)}",
-                          s.num(d.delta[e]))))
+                          s.num(d.delta[e])), at))
       if d.terms and any(t.updated for t in d.terms) and d is layer_deltas[0]:
         used = ", ".join(s.plus(s.name(t.weight)) for dd in layer_deltas for t in dd.terms)
-        note = (f"Sequential order: these sums use the updated weights {used}, since the layer above was "
-                "updated first.")
-        items.insert(0, _Note(note if s.__class__ is _Text else note.replace(used, f"${used}$")))
+        note = (f"Sequential order: these sums use the updated weights {s.inline(used)}, since the layer "
+                "above was updated first.")
+        items.insert(0, _Note(note, at))
     for w in (w for w in r.weights if w.layer == l):
-      n, src = w.neuron, w.source
+      n, src, at = w.neuron, w.source, ("grad", w.name)
       chain = s.times.join([s.d(s.Etot, s.out(n)), s.d(s.out(n), s.net(n)), s.d(s.net(n), s.name(w.name))])
       if n_ex > 1:
-        items.append(_Eq((s.d(s.Etot, s.name(w.name)), s.sum_over(chain))))
+        items.append(_Eq((s.d(s.Etot, s.name(w.name)), s.sum_over(chain)), at))
         for e in exs:
           factors = (w.dE_dout[e], w.dout_dnet[e], w.dnet_dw[e])
           items.append(_Eq((lab(e).rstrip(), s.times.join(s.num(v, True) for v in factors),
-                            s.num(w.product[e]))))
-        items.append(_Eq((s.d(s.Etot, s.name(w.name)), _sum_chain(s, w.product), s.num(w.grad))))
+                            s.num(w.product[e])), at))
+        items.append(_Eq((s.d(s.Etot, s.name(w.name)), _sum_chain(s, w.product), s.num(w.grad)), at))
       else:
         dnet = s.name(src) if l == 1 else s.out(src)
         items.append(_Eq((s.d(s.Etot, s.name(w.name)), chain, f"{s.delta(n)}{s.times}{dnet}",
                           s.times.join(s.num(v, True) for v in (w.dE_dout[0], w.dout_dnet[0], w.dnet_dw[0])),
-                          s.num(w.grad))))
+                          s.num(w.grad)), at))
     for b in (b for b in r.biases if b.layer == l and b.trainable):
       sym = " + ".join(s.delta(n) for n in b.neurons)
       if n_ex > 1:
         sym = s.sum_over(f"({sym})")
-      items.append(_Eq((s.d(s.Etot, s.name(b.name)), sym, s.num(b.grad))))
+      items.append(_Eq((s.d(s.Etot, s.name(b.name)), sym, s.num(b.grad)), ("grad", b.name)))
     if updates_now:
       items += _updates(r, s, l)
     kind = "output layer" if l == L else f"hidden layer {l}"
-    sections.append((f"Backward pass: {kind} ({', '.join(s.name(d.neuron) for d in layer_deltas)})"
-                     if s.__class__ is _Text else
-                     f"Backward pass: {kind} (${', '.join(s.name(d.neuron) for d in layer_deltas)}$)", items))
+    sections.append((f"Backward pass: {kind} ({s.inline(', '.join(s.name(d.neuron) for d in layer_deltas))})",
+                     items))
 
   if not updates_now:
-    items = [_Note("Simultaneous order: every gradient above was taken at the weights before the step; "
-                   "now all of them update at once.")]
+    items = []
     for l in range(L, 0, -1):
       items += _updates(r, s, l)
-    sections.append(("Update", items))
-  items = [_Eq((s.Etot, s.num(r.E_after)))]
+    note = _Note("Simultaneous order: every gradient above was taken at the weights before the step; "
+                 "now all of them update at once.", items[0].stage if items else ("update", None))
+    sections.append(("Update", [note] + items))
+  items = [_Eq((s.Etot, s.num(r.E_after)), ("after", None))]
   sections.append(("After the step", items))
   return sections
 
@@ -616,11 +642,12 @@ def _updates(r, s, l):
     n = s.name(p.name)
     items.append(_Eq((s.plus(n), f"{n} - {s.eta}{s.times}{s.d(s.Etot, n)}",
                       f"{s.num(p.value)} - {s.num(r.learning_rate)}{s.times}{s.num(p.grad, True)}",
-                      s.num(p.updated))))
+                      s.num(p.updated)), ("update", p.name)))
   if fixed:
-    names = ", ".join(fixed) if s.__class__ is _Text else f"${', '.join(fixed)}$"
     verb = "stays" if len(fixed) == 1 else "stay"
-    items.append(_Note(f"{names} {verb} fixed (only the weights train)."))
+    # The note goes with the layer's last update (or stands alone when nothing in the layer trains).
+    items.append(_Note(f"{s.inline(', '.join(fixed))} {verb} fixed (only the weights train).",
+                       items[-1].stage if items else ("update", None)))
   return items
 
 

@@ -106,6 +106,9 @@ EXPLAIN_EXAMPLES = """examples:
   # Markdown with LaTeX math, or every number as JSON
   jbp explain --format markdown --out step.md
   jbp explain --json
+  # a page that steps through the derivation on the network's diagram (opens from disk), or the diagram
+  jbp explain --format html --update sequential --out step.html
+  jbp explain --format svg --out net.svg
   # the second step (one step is trained first)
   jbp explain --step 2
   # another network on XOR: a batch of 4, per-example terms summed
@@ -126,6 +129,8 @@ TRAIN_EXAMPLES = """examples:
   jbp train --data xor --optimizer adam --learning-rate 0.05 --steps 2000 --json
   # your own CSV; --force replaces the files of an earlier run
   jbp train --data my.csv --inputs a,b --targets out --sizes 2,4,1 --seed 3 --out run2 --force
+  # a page of the run: the loss curve, and the weights at each recorded step on a slider
+  jbp train --steps 2000 --html run.html
 
 The saved params load without pickle: numpy.load("run1/params.npz", allow_pickle=False).
 """
@@ -291,8 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "them.",
                       epilog=EXPLAIN_EXAMPLES, formatter_class=_RAW)
   _add_network_options(ex)
-  ex.add_argument("--format", choices=("text", "markdown", "json"), default="text",
-                  help="text for a terminal (default), Markdown with LaTeX math, or JSON")
+  ex.add_argument("--format", choices=("text", "markdown", "json", "svg", "html"), default="text",
+                  help="text for a terminal (default), Markdown with LaTeX math, JSON, the network as an SVG "
+                       "drawing, or a self-contained HTML page that steps through the derivation on it")
   ex.add_argument("--step", type=_positive_int, default=1,
                   help="explain step K (K - 1 steps are trained first; default 1)")
   ex.add_argument("--names", choices=("worked", "systematic"),
@@ -317,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
   _add_run_options(tr, records=1000, library="jbp.train",
                    out="params.npz, losses.npz and summary.json",
                    plot="the loss curve (log axis); for the worked example with sgd, both update orders")
+  tr.add_argument("--html", metavar="FILE",
+                  help="write a self-contained page of the run: the loss curve (for the worked example, both "
+                       "update orders), the weights at each recorded step on a slider, outputs and settings "
+                       "(sgd; networks of at most 4 layers of 8 neurons)")
   tr.set_defaults(func=cmd_train)
 
   en = sub.add_parser("ensemble", help="train a population of random initializations at once",
@@ -420,7 +430,7 @@ def _problem(args):
 
 
 def _outputs(args, folder_files=None):
-  """The command's outputs (``--out``, ``--plot``), every one checked now, before any work.
+  """The command's outputs (``--out``, ``--plot``, ``--html``), every one checked now, before any work.
 
   ``folder_files``: the files of an ``--out`` folder; ``None`` makes ``--out`` a file.
   """
@@ -438,6 +448,8 @@ def _outputs(args, folder_files=None):
       outputs.folder("--out", args.out, folder_files)
   if getattr(args, "plot", None) is not None:
     outputs.file("--plot", args.plot)
+  if getattr(args, "html", None) is not None:
+    outputs.file("--html", args.html)
   outputs.prepare()
   return outputs
 
@@ -465,6 +477,8 @@ def cmd_explain(args) -> int:
   import jax.numpy as jnp
 
   from jbp import _explain
+  from jbp._page import render_html
+  from jbp._svg import render_svg
   from jbp._train import train
 
   sizes = args.sizes
@@ -492,9 +506,12 @@ def cmd_explain(args) -> int:
       text = json.dumps({"step": args.step, **json.loads(_explain.render_json(record))}, indent=2) + "\n"
     elif fmt == "markdown":
       text = _explain.render_markdown(record)
+    elif fmt in ("svg", "html"):
+      title = f"Step {args.step}: the params after {args.step - 1} step(s)" if args.step > 1 else None
+      text = render_svg(record, title=title) if fmt == "svg" else render_html(record, title=title)
     else:
       text = _explain.render_text(record)
-    if args.step > 1 and fmt != "json":
+    if args.step > 1 and fmt in ("text", "markdown"):
       text = (f"Step {args.step}: the params after {args.step - 1} step{'s' if args.step > 2 else ''}.\n\n" if
               fmt == "text" else f"*Step {args.step}: the params after {args.step - 1} step(s).*\n\n") + text
     if args.out is None:
@@ -539,20 +556,33 @@ def cmd_train(args) -> int:
   from jbp._bar import ProgressBar
   from jbp._format import number, numbers
   from jbp._network import forward
+  from jbp._optimizer import Optimizer
   from jbp._train import train
 
   if args.optimizer != "sgd" and args.update == "sequential":
     raise UsageError("--update", f"expected simultaneous with --optimizer {args.optimizer} (the sequential "
                                  "order is defined for plain SGD), got sequential")
+  if args.html is not None and args.optimizer != "sgd":
+    raise UsageError("--html", f"expected --optimizer sgd (the page records the params at each recorded "
+                               f"step of plain SGD), got --optimizer {args.optimizer}")
   r = _record_every(args, 1000)
   with _outputs(args, RUN_FILES) as outputs:
     params, x, y, what = _problem(args)
+    if args.html is not None:
+      from jbp._explain import MAX_LAYERS, MAX_NEURONS
+
+      sizes = (params[0].w.shape[1],) + tuple(p.w.shape[0] for p in params)
+      if len(params) > MAX_LAYERS or max(sizes) > MAX_NEURONS:
+        raise UsageError("--html", f"expected a network of at most {MAX_LAYERS} layers of at most "
+                                   f"{MAX_NEURONS} neurons (the page draws every weight), got "
+                                   f"{_sizes_text(sizes)}")
     kw = dict(activation=args.activation, trainable=args.trainable)
     if args.optimizer == "sgd":
       kw.update(learning_rate=args.learning_rate, update=args.update)
-    else:
-      kw["optimizer"] = (optax.sgd(args.learning_rate, momentum=args.momentum)
-                         if args.optimizer == "momentum" else optax.adam(args.learning_rate))
+    else:  # float hyperparameters are values of the compiled program, not constants in it
+      kw["optimizer"] = (Optimizer(optax.sgd, learning_rate=args.learning_rate, momentum=args.momentum)
+                         if args.optimizer == "momentum" else
+                         Optimizer(optax.adam, learning_rate=args.learning_rate))
     t0 = time.perf_counter()
     with ProgressBar(args.steps, disabled=args.no_progress) as bar:
       final, losses, done, interrupted = _progress.train_chunked(
@@ -569,6 +599,8 @@ def cmd_train(args) -> int:
     files = {name: outputs.target("--out", name) for name in RUN_FILES} if args.out is not None else {}
     if args.plot is not None:
       files["plot"] = outputs.target("--plot")
+    if args.html is not None and done:
+      files["html"] = outputs.target("--html")
     summary = {
         "data": what, "sizes": list(sizes), "activation": args.activation, "init": args.init if args.sizes
         else "example", "seed": args.seed, "optimizer": args.optimizer, "learning_rate": args.learning_rate,
@@ -596,6 +628,10 @@ def cmd_train(args) -> int:
       title = (f"{'-'.join(map(str, sizes))} {args.activation} network on {what}, {args.optimizer} "
                f"learning rate {number(args.learning_rate)}")
       writes.append(("--plot", None, lambda p: _plot.plot_losses(curves, p, title=title)))
+    if args.html is not None and done:
+      page = _training_page(args, params, x, y, done, r,
+                            compare=args.data == "worked" and not args.sizes and not interrupted)
+      writes.append(("--html", None, lambda p: open(p, "w", encoding="utf-8").write(page)))
     if args.out is not None:
       writes.append(("--out", "summary.json", lambda p: _data.save_json(p, summary)))
     late = _save(outputs, writes)
@@ -621,6 +657,24 @@ def cmd_train(args) -> int:
     print(f"jbp train: interrupted after training finished; the run was saved whole{also}", file=sys.stderr)
     return 130
   return 0
+
+
+def _training_page(args, params, x, y, steps, record_every, *, compare):
+  """The page of ``jbp train --html``: the run recorded again, keeping the params at each recorded step.
+
+  Plain SGD repeats bit for bit, so the recording equals the run just made; for the worked example,
+  the other update order is drawn beside it.
+  """
+  from jbp._run import record_training, render_training
+  from jbp._train import train
+
+  kw = dict(learning_rate=args.learning_rate, activation=args.activation, trainable=args.trainable)
+  run = record_training(params, x, y, steps=steps, record_every=record_every, update=args.update, **kw)
+  others = None
+  if compare:
+    other = "sequential" if args.update == "simultaneous" else "simultaneous"
+    others = {other: train(params, x, y, steps=steps, record_every=record_every, update=other, **kw)[1]}
+  return render_training(run, compare=others)
 
 
 def cmd_ensemble(args) -> int:

@@ -1,0 +1,343 @@
+"""The network as a picture: an SVG diagram laid out as the worked example's figure.
+
+Inputs on the left, each layer to the right, and each layer's bias drawn as a unit of its own
+below the layer it reads from (the worked example's b1 under i1, i2 and b2 under h1, h2). Every
+neuron, weight and bias carries its name and its value from an :func:`jbp.explain` record, to 9
+decimals as ``jbp explain`` prints them.
+
+One layout serves three pictures: :func:`render_svg` (a static SVG file), the stepping page of
+:func:`jbp.render_html` (the same drawing, whose labels change as the step proceeds) and the
+training page of :func:`jbp.render_training` (the weights at each recorded step). Text is set in a
+monospace font, so the layout can reserve room for every label from its number of characters: no two
+labels overlap, however many neurons (up to :data:`jbp.MAX_LAYERS` layers of
+:data:`jbp.MAX_NEURONS`).
+
+Where the labels go: between two layers, the edges into target neuron ``j`` are labelled in a
+column of their own at a fixed fraction ``t_j`` of the way across the gap, so within a column the
+labels sit ``(1 - t_j)`` rows apart (the row spacing is chosen to fit a label), and the columns sit
+one label width apart. Where the gap has fewer labelled sources than targets (2 inputs feeding 5
+hidden neurons), each source gets the column instead (``t_i`` rows apart, the edges fanning out), so
+the drawing needs fewer columns. Wide layers still make large drawings; the SVG scales.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import NamedTuple
+
+from jbp._explain import Explanation, _num
+
+__all__ = ["render_svg", "SVG_CSS"]
+
+FONT = 11.0  # px, labels and annotations
+CHAR = 0.62 * FONT  # a monospace character's advance, a little over the 0.6 em of common monospace fonts
+LINE = 14.0  # line height of annotation rows
+R = 21.0  # neuron radius
+PAD = 10.0
+UNIT = (34.0, 22.0)  # a bias unit's box
+CAPTION = 15.0  # caption line height
+
+MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', 'Liberation Mono', monospace"
+
+# Colours as CSS variables, light and dark; the pages set the same variables.
+SVG_CSS = f"""
+.jbp-net {{ --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --edge: #9aa4ae; --node: #f6f8fa;
+  --accent: #0969da; --accent-bg: #ddf4ff; --upd: #bc4c00; --pos: #0969da; --neg: #cf222e;
+  font-family: {MONO}; font-size: {FONT:g}px; }}
+@media (prefers-color-scheme: dark) {{
+  .jbp-net {{ --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --edge: #6e7681; --node: #161b22;
+    --accent: #4493f8; --accent-bg: #0c2d6b; --upd: #f0883e; --pos: #4493f8; --neg: #f85149; }}
+}}
+.jbp-net .bg {{ fill: var(--bg); }}
+.jbp-net text {{ fill: var(--fg); }}
+.jbp-net .cap {{ font-family: system-ui, sans-serif; font-size: 12.5px; }}
+.jbp-net .cap.t {{ font-weight: 600; font-size: 13.5px; }}
+.jbp-net .edge {{ stroke: var(--edge); stroke-width: 1.3; }}
+.jbp-net .edge.bias {{ stroke-dasharray: 4 3; }}
+.jbp-net .node circle, .jbp-net .node rect {{ fill: var(--node); stroke: var(--fg); stroke-width: 1.4; }}
+.jbp-net .node text {{ font-weight: 700; font-size: 12px; }}
+.jbp-net .lab, .jbp-net .ann {{ paint-order: stroke; stroke: var(--bg); stroke-width: 4px;
+  stroke-linejoin: round; }}
+.jbp-net .ann {{ fill: var(--muted); }}
+.jbp-net .upd {{ fill: var(--upd); }}
+.jbp-net .k {{ font-weight: 700; }}
+.jbp-net .hl .edge, .jbp-net .edge.hl {{ stroke: var(--accent); stroke-width: 3; }}
+.jbp-net .edge.hl-upd {{ stroke: var(--upd); stroke-width: 3.4; stroke-dasharray: 7 3; }}
+.jbp-net .node.hl circle, .jbp-net .node.hl rect {{ stroke: var(--accent); stroke-width: 3;
+  fill: var(--accent-bg); }}
+.jbp-net .hl > text, .jbp-net text.hl {{ fill: var(--accent); font-weight: 700; }}
+.jbp-net .hl-upd > text {{ fill: var(--upd); font-weight: 700; }}
+"""
+
+
+class Edge(NamedTuple):
+  """One drawn edge: ``id`` names a weight, a per-neuron bias, or ``"{bias}-{neuron}"`` for a
+  shared bias's edge (drawn, not labelled: the unit carries the value)."""
+
+  id: str
+  labelled: bool
+  bias: bool
+  layer: int
+  x1: float
+  y1: float
+  x2: float
+  y2: float
+  lx: float
+  ly: float
+
+
+class Layout(NamedTuple):
+  """Where everything goes. ``neurons[name] = (x, y, column)``; ``units[l] = (x, y, name)`` for the
+  bias unit feeding layer ``l`` (1-based)."""
+
+  width: float
+  height: float
+  neurons: dict
+  units: dict
+  edges: tuple
+  columns: tuple  # x of each column, input side first
+
+
+def layout(sizes, names, shared, *, label_chars, label_lines, below_rows, below_chars, unit_rows,
+           caption_lines) -> Layout:
+  """Positions of neurons, bias units, edges and edge labels.
+
+  Args:
+    sizes: layer sizes, input first.
+    names: a :class:`jbp._explain.Names`.
+    shared: one bool a layer: one bias for the layer (a labelled unit) or one a neuron (labelled edges).
+    label_chars: the longest line of an edge label, in characters.
+    label_lines: lines of an edge label.
+    below_rows: rows of the annotation block under each neuron.
+    below_chars: one a column: the longest annotation under its neurons or its bias unit.
+    unit_rows: rows of annotation under a bias unit.
+    caption_lines: lines of caption above the drawing.
+  """
+  L = len(sizes) - 1
+  cols = [tuple(names.inputs)] + [tuple(n) for n in names.neurons]
+  label_w, label_h = label_chars * CHAR, label_lines * LINE
+  # Room either side of each column of neurons, for the annotations under them.
+  half = [max(R, UNIT[0] / 2, chars * CHAR / 2) + PAD for chars in below_chars]
+  colw = label_w + 2 * PAD
+  # A column of labels per target neuron, or per labelled source (inputs, and a bias unit of one
+  # bias a neuron) where those are fewer.
+  by_source = [sizes[c] + (not shared[c]) < sizes[c + 1] for c in range(L)]
+  ncols = [sizes[c] + (not shared[c]) if by_source[c] else sizes[c + 1] for c in range(L)]
+  gaps = [half[c] + half[c + 1] + ncols[c] * colw for c in range(L)]
+  # Row spacing: clear of the annotations, and wide enough where neighbouring labels are closest:
+  # the column nearest a target (labels 1 - t rows apart) or, by source, nearest the source (t rows).
+  S = 2 * R + below_rows * LINE + 3 * PAD
+  for c in range(L):
+    near = half[c] if by_source[c] else half[c + 1]
+    S = max(S, (label_h + 4) * gaps[c] / (near + colw / 2))
+  top = PAD + caption_lines * CAPTION + (PAD if caption_lines else 0)
+  x = [PAD + half[0]]
+  for c in range(L):
+    x.append(x[-1] + gaps[c])
+  widest = max(sizes)
+
+  def ys(c):
+    return [top + R + 6 + (r + (widest - sizes[c]) / 2) * S for r in range(sizes[c])]
+
+  neurons, units = {}, {}
+  for c, col in enumerate(cols):
+    for name, y in zip(col, ys(c)):
+      neurons[name] = (x[c], y, c)
+  bottom = max(ys(c)[-1] for c in range(L + 1)) + R + 4 + below_rows * LINE
+  for c in range(L):
+    y = ys(c)[-1] + S
+    units[c + 1] = (x[c], y, names.biases[c][0] if shared[c] else f"b{c + 1}")
+    bottom = max(bottom, y + UNIT[1] / 2 + 4 + unit_rows * LINE)
+  edges = []
+  for c in range(L):
+    x0 = x[c]
+    ux, uy, _ = units[c + 1]
+    for j, dst in enumerate(cols[c + 1]):
+      xd, yd, _ = neurons[dst]
+      srcs = [(names.weights[c][j][i], neurons[s][:2], True, False) for i, s in enumerate(cols[c])]
+      bias = names.biases[c][0 if shared[c] else j]
+      srcs.append((f"{bias}-{dst}" if shared[c] else bias, (ux, uy), not shared[c], True))
+      for i, (eid, (xs, ys_), labelled, is_bias) in enumerate(srcs):
+        t = (half[c] + ((i if by_source[c] else j) + 0.5) * colw) / gaps[c]
+        ex, ey = xd - xs, yd - ys_
+        norm = (ex * ex + ey * ey) ** 0.5
+        r0 = UNIT[0] / 2 if is_bias else R
+        edges.append(Edge(eid, labelled, is_bias, c + 1, xs + ex / norm * r0, ys_ + ey / norm * r0,
+                          xd - ex / norm * R, yd - ey / norm * R, x0 + t * (xd - x0), ys_ + t * ey))
+  width = x[-1] + half[-1]
+  return Layout(width, bottom + PAD, neurons, units, tuple(edges), tuple(x))
+
+
+def _attrs(attrs: dict) -> str:
+  return "".join(f' {k}="{escape(str(v))}"' for k, v in attrs.items() if v is not None)
+
+
+_BOLD = ' class="k"'
+
+
+def _texts(x, y, variants, cls, anchor):
+  """``<text>`` elements at one place, one a variant ``(text, attrs)`` (a page shows one at a time).
+
+  ``text`` is one line, or a tuple of lines stacked and centred on ``y`` (the first, a name, in bold).
+  """
+  out = []
+  for text, attrs in variants:
+    attrs = dict(attrs)
+    c = " ".join(filter(None, [cls, attrs.pop("class", None)]))
+    if isinstance(text, tuple):
+      y0 = y - (len(text) - 1) * LINE / 2
+      body = "".join(f'<tspan x="{x:.1f}" y="{y0 + k * LINE:.1f}"{"" if k else _BOLD}>{escape(line)}</tspan>'
+                     for k, line in enumerate(text))
+    else:
+      body = escape(text)
+    out.append(f'<text class="{c}" x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}"{_attrs(attrs)}>'
+               f"{body}</text>")
+  return "".join(out)
+
+
+def _lines(text):
+  return text if isinstance(text, tuple) else (text,)
+
+
+def draw(sizes, names, shared, *, edge_labels, rows, unit_rows=None, caption=(), style=True,
+         role_label="network diagram") -> str:
+  """The diagram as an ``<svg>`` element.
+
+  Args:
+    sizes, names, shared: the network, as for :func:`layout`.
+    edge_labels: ``{edge id: [(text, attrs), ...]}``: variants of one label, drawn at one place.
+    rows: ``{neuron: [[(text, attrs), ...], ...]}``: annotation rows under a neuron, each row a list
+      of variants.
+    unit_rows: ``{layer: [[(text, attrs), ...], ...]}``: rows under the bias unit feeding ``layer``.
+    caption: lines above the drawing, the first in bold.
+    style: include the diagram's ``<style>`` (a page that holds it already passes False).
+  """
+  unit_rows = unit_rows or {}
+  chars = lambda blocks: max([len(t) for block in blocks for row in block for t, _ in row] or [0])
+  L = len(sizes) - 1
+  cols = [tuple(names.inputs)] + [tuple(n) for n in names.neurons]
+  labels = [_lines(t) for v in edge_labels.values() for t, _ in v]
+  lay = layout(sizes, names, shared, label_chars=max([len(x) for t in labels for x in t] or [0]),
+               label_lines=max([len(t) for t in labels] or [1]),
+               below_rows=max(len(rows.get(n, ())) for col in cols for n in col),
+               below_chars=[max(chars([rows.get(n, ()) for n in col]), chars([unit_rows.get(c + 1, ())]))
+                            for c, col in enumerate(cols)],
+               unit_rows=max([len(v) for v in unit_rows.values()] or [0]), caption_lines=len(caption))
+  w, h = lay.width, lay.height
+  out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="jbp-net" viewBox="0 0 {w:.0f} {h:.0f}" '
+         f'width="{w:.0f}" height="{h:.0f}" role="img" aria-label="{escape(role_label)}">']
+  if caption:
+    out.append(f"<title>{escape(caption[0])}</title>")
+  if style:
+    out.append(f"<style>{SVG_CSS}</style>")
+  out.append(f'<rect class="bg" width="{w:.0f}" height="{h:.0f}"/>')
+  for k, line in enumerate(caption):
+    out.append(f'<text class="cap{" t" if k == 0 else ""}" x="{PAD}" y="{PAD + (k + 0.8) * CAPTION:.1f}">'
+               f"{escape(line)}</text>")
+  for e in lay.edges:
+    cls = "edge bias" if e.bias else "edge"
+    out.append(f'<line id="e-{e.id}" class="{cls}" x1="{e.x1:.1f}" y1="{e.y1:.1f}" x2="{e.x2:.1f}" '
+               f'y2="{e.y2:.1f}"/>')
+  for name, (x, y, c) in lay.neurons.items():
+    kind = "input" if c == 0 else "output" if c == L else "hidden"
+    out.append(f'<g id="n-{name}" class="node {kind}"><circle cx="{x:.1f}" cy="{y:.1f}" r="{R:g}"/>'
+               f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">{escape(name)}</text></g>')
+  for l, (x, y, name) in lay.units.items():
+    uw, uh = UNIT
+    out.append(f'<g id="u-{l}" class="node unit"><rect x="{x - uw / 2:.1f}" y="{y - uh / 2:.1f}" '
+               f'width="{uw:g}" height="{uh:g}" rx="5"/><text x="{x:.1f}" y="{y + 4:.1f}" '
+               f'text-anchor="middle">{escape(name)}</text></g>')
+  # Labels last, so they sit on top of the edges (each with a halo of the background colour).
+  for e in lay.edges:
+    if e.labelled and e.id in edge_labels:
+      out.append(f'<g id="l-{e.id}">{_texts(e.lx, e.ly + 4, edge_labels[e.id], "lab", "middle")}</g>')
+  for name, (x, y, _) in lay.neurons.items():
+    block = rows.get(name, ())
+    if not block:
+      continue
+    parts = [_texts(x, y + R + 4 + (k + 0.75) * LINE, variants, "ann", "middle")
+             for k, variants in enumerate(block)]
+    out.append(f'<g id="a-{name}">{"".join(parts)}</g>')
+  for l, (x, y, _) in lay.units.items():
+    block = unit_rows.get(l, ())
+    parts = [_texts(x, y + UNIT[1] / 2 + 4 + (k + 0.75) * LINE, variants, "ann", "middle")
+             for k, variants in enumerate(block)]
+    if parts:
+      out.append(f'<g id="a-u-{l}">{"".join(parts)}</g>')
+  out.append("</svg>")
+  return "".join(out)
+
+
+def shared_biases(names) -> tuple:
+  """One bool a layer: True where one bias name serves the layer (drawn on its unit, not on edges).
+
+  A layer of one neuron with a bias of its own counts as shared too: either way one value.
+  """
+  return tuple(len(b) == 1 for b in names.biases)
+
+
+def check_record(record, name="record"):
+  if not isinstance(record, Explanation):
+    raise TypeError(f"{name}: expected a jbp.Explanation (what jbp.explain returns), got "
+                    f"{type(record).__name__}")
+
+
+def caption(record: Explanation, example: int) -> list:
+  """The caption lines of a drawing of ``record``."""
+  ex = ("one example" if record.examples == 1 else
+        f"values of example {example + 1} of {record.examples}")
+  return [f"{'-'.join(map(str, record.sizes))} {record.activation} network, {ex}, {record.dtype}",
+          f"weights and biases before the step; E_total = {_num(record.E_total)}"]
+
+
+def render_svg(record: Explanation, *, example: int = 0, title: str | None = None) -> str:
+  """The network of an :func:`jbp.explain` record as a standalone SVG drawing.
+
+  Laid out as the worked example's figure: inputs on the left, each layer to the right, each
+  layer's bias as its own unit below the layer it reads from. Every neuron is labelled with its
+  name and values (an input's value; a neuron's ``net`` and ``out``; an output's ``target``), every
+  weight and bias with its name and value before the step, all to 9 decimals as ``jbp explain``
+  prints them and in the record's names.
+
+  Args:
+    record: what :func:`jbp.explain` returns.
+    example: for a batch, whose values label the neurons (0-based).
+    title: a line above the caption (which names the network and the data), e.g. which step.
+
+  Returns:
+    the SVG document as a string (UTF-8 XML; light or dark to match the viewer's colour scheme).
+
+  >>> import jbp
+  >>> ex = jbp.worked_example()
+  >>> svg = jbp.render_svg(jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5))
+  >>> svg.startswith("<?xml"), ">w5</tspan>" in svg, ">out 0.751365" in svg
+  (True, True, True)
+  """
+  check_record(record)
+  n_ex = record.examples
+  if isinstance(example, bool) or not isinstance(example, int) or not 0 <= example < n_ex:
+    raise ValueError(f"example: expected an integer from 0 to {n_ex - 1} (the record has {n_ex} "
+                     f"example{'s' if n_ex > 1 else ''}), got {example!r}")
+  if title is not None and not isinstance(title, str):
+    raise TypeError(f"title: expected a string or None, got {type(title).__name__}")
+  e = example
+  rows = {name: [[(_num(v[e]), {})]] for name, v in record.inputs}
+  targets = {o.neuron: o.target[e] for o in record.errors}
+  for f in record.forward:
+    rows[f.neuron] = [[(f"net {_num(f.net[e])}", {})], [(f"out {_num(f.out[e])}", {})]]
+    if f.neuron in targets:
+      rows[f.neuron].append([(f"target {_num(targets[f.neuron])}", {})])
+  shared = shared_biases(record.names)
+  edge_labels = {w.name: [((w.name, _num(w.value)), {})] for w in record.weights}
+  unit_rows = {}
+  for b in record.biases:
+    if shared[b.layer - 1]:
+      unit_rows[b.layer] = [[(_num(b.value), {})]]
+    else:
+      edge_labels[b.name] = [((b.name, _num(b.value)), {})]
+  cap = caption(record, e)
+  if title is not None:
+    cap = [title] + cap
+  body = draw(record.sizes, record.names, shared, edge_labels=edge_labels, rows=rows, unit_rows=unit_rows,
+              caption=cap, role_label=cap[0])
+  return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
