@@ -428,6 +428,9 @@ def render_html(record: Explanation, *, title: str | None = None) -> str:
   Returns:
     the HTML document as a string.
 
+  Raises:
+    TypeError: ``record`` is not a :class:`jbp.Explanation`, or ``title`` not a string.
+
   >>> import jbp
   >>> ex = jbp.worked_example()
   >>> page = jbp.render_html(jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5))

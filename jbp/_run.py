@@ -33,6 +33,7 @@ import numpy as np
 
 from jbp import _checks
 from jbp._explain import _names, _num, check_explainable
+from jbp._format import number
 from jbp._network import forward
 from jbp._page import notebook_frame, page
 from jbp._svg import draw, shared_biases
@@ -55,6 +56,12 @@ class TrainingRun(NamedTuple):
     steps: the number of updates.
     record_every: updates between records.
     learning_rate, update, activation, trainable: as given to :func:`jbp.train`.
+
+  >>> import jbp
+  >>> ex = jbp.worked_example()
+  >>> run = jbp.record_training(ex.params, ex.inputs, ex.targets, steps=4, learning_rate=0.5)
+  >>> run.params[0].w.shape, run.steps, run.record_every
+  ((5, 2, 2), 4, 1)
   """
 
   params: tuple
@@ -90,6 +97,9 @@ def record_training(params, x, y, *, steps, learning_rate, record_every=1, updat
     a :class:`TrainingRun`; its final params and its losses equal those of
     ``jbp.train(params, x, y, steps=steps, record_every=record_every, ...)``.
 
+  Raises:
+    TypeError, ValueError: a bad argument, as :func:`jbp.train` raises it.
+
   >>> import jbp
   >>> ex = jbp.worked_example()
   >>> run = jbp.record_training(ex.params, ex.inputs, ex.targets, steps=100, learning_rate=0.5,
@@ -111,13 +121,6 @@ def record_training(params, x, y, *, steps, learning_rate, record_every=1, updat
   outputs = np.asarray(forward(p, x, activation=activation))
   return TrainingRun(stacked, np.asarray(jax.device_get(losses)), outputs, np.asarray(x), np.asarray(y),
                      steps, record_every, float(learning_rate), update, activation, trainable)
-
-
-def _loss_text(v) -> str:
-  v = float(v)
-  if not math.isfinite(v):
-    return str(v)
-  return _num(v) if abs(v) >= 1e-6 else f"{v:.9e}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -312,6 +315,11 @@ def render_training(run: TrainingRun, *, compare=None, names=None, title=None) -
   Returns:
     the HTML document as a string.
 
+  Raises:
+    TypeError: ``run`` is not a :class:`TrainingRun`, ``compare`` not a dict, or ``title`` not a string.
+    ValueError: a network too large to draw (more than 4 layers of 8 neurons), ``compare`` losses of
+      another shape than ``run.losses``, or ``names="worked"`` for another network.
+
   >>> import jbp
   >>> ex = jbp.worked_example()
   >>> run = jbp.record_training(ex.params, ex.inputs, ex.targets, steps=100, learning_rate=0.5,
@@ -399,7 +407,7 @@ def render_training(run: TrainingRun, *, compare=None, names=None, title=None) -
       diff = (f'<p class="note">The two curves lie on top of each other at this scale; their difference, '
               f"|E {_html.escape(curves[0][0])} − E {_html.escape(curves[1][0])}|:</p>{diff}")
 
-  data = {"names": order, "steps": steps_axis.tolist(), "loss": [_loss_text(v) for v in losses],
+  data = {"names": order, "steps": steps_axis.tolist(), "loss": [number(v) for v in losses],
           "fixed": [t[0] for t in text], "moving": moving,
           "records": [" ".join(text[i][k] for i in moving) for k in range(T)],
           "edges": edges, "scale": scale, "points": pts}
@@ -423,14 +431,14 @@ def render_training(run: TrainingRun, *, compare=None, names=None, title=None) -
               ("optimizer", "SGD"), ("learning rate", f"{run.learning_rate:g}"), ("update order", run.update),
               ("trainable", trainable), ("steps", f"{run.steps:,}"),
               ("recorded every", f"{run.record_every:,}"), ("dtype", dtype),
-              ("E before", _loss_text(losses[0])), ("E after", _loss_text(losses[-1]))]
+              ("E before", number(losses[0])), ("E after", number(losses[-1]))]
   settings_rows = "".join(f"<tr><th>{_html.escape(k)}</th><td>{_html.escape(v)}</td></tr>"
                           for k, v in settings)
 
   heading = title or (f"Training run: a {'-'.join(map(str, sizes))} {run.activation} network, "
                       f"{run.steps:,} steps")
   sub = (f"SGD, learning rate {run.learning_rate:g}, {run.update} order, {dtype}; E from "
-         f"{_loss_text(losses[0])} to {_loss_text(losses[-1])}.")
+         f"{number(losses[0])} to {number(losses[-1])}.")
   body = (f"<header><h1>{_html.escape(heading)}</h1><p class=\"sub\">{_html.escape(sub)}</p></header>\n<main>"
           f'<section class="net"><h2>The network at a recorded step</h2>'
           f'<div class="slider"><input type="range" id="slider" min="0" max="{last}" value="{last}" step="1" '

@@ -307,6 +307,10 @@ def render_svg(record: Explanation, *, example: int = 0, title: str | None = Non
   Returns:
     the SVG document as a string (UTF-8 XML; light or dark to match the viewer's colour scheme).
 
+  Raises:
+    TypeError: ``record`` is not a :class:`jbp.Explanation`, or ``title`` not a string.
+    ValueError: ``example`` is not one of the record's examples.
+
   >>> import jbp
   >>> ex = jbp.worked_example()
   >>> svg = jbp.render_svg(jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5))

@@ -67,10 +67,12 @@ def test_every_command_works_and_writes_its_file(made):
 
 def test_refusals_are_one_line_before_any_work(made):
   _, res = made
-  assert "html: worked_run.html exists; pass --force" in assert_one_line_error(res["again"])
-  assert "--html records the params at each recorded step with plain SGD" in \
-      assert_one_line_error(res["adam"])
-  assert "at most 4 layers of at most 8 neurons; got sizes 2,9,2" in assert_one_line_error(res["too_wide"])
+  assert ("--html: expected a new file (or --force to replace it), got worked_run.html, which exists"
+          in assert_one_line_error(res["again"]))
+  assert ("--html: expected --optimizer sgd (the page records the params at each recorded step of plain "
+          "SGD), got --optimizer adam" in assert_one_line_error(res["adam"]))
+  assert ("--html: expected a network of at most 4 layers of at most 8 neurons (the page draws every "
+          "weight), got 2,9,2" in assert_one_line_error(res["too_wide"]))
   assert res["too_wide"]["seconds"] < 30  # refused before training
 
 

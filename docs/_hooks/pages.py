@@ -4,13 +4,17 @@
   the outputs stored in it (nothing is executed at build time).
 * ``benchmarks/README.md`` becomes the page ``benchmarks.md``.
 
-Sections of ``README.md`` are included in pages with ``pymdownx.snippets`` instead.
+Sections of ``README.md`` are included in pages with ``pymdownx.snippets`` instead. Their links are
+written from the repository's root (``docs/images/worked_example.svg``); in the site the same file is a
+neighbour of the page, so once the sections are included those links lose their ``docs/``.
 """
 
 from __future__ import annotations
 
 import pathlib
 
+from markdown.extensions import Extension
+from markdown.preprocessors import Preprocessor
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
@@ -36,6 +40,23 @@ def on_files(files, config):
     else:
       files.append(File.generated(config, src_uri, abs_src_path=str(path)))
   return files
+
+
+class _SiteLinks(Preprocessor):
+  def run(self, lines):
+    return [line.replace("](docs/", "](") for line in lines]
+
+
+class SiteLinks(Extension):
+  """README's links into ``docs/``, made relative to a page of the site (every page sits at its root)."""
+
+  def extendMarkdown(self, md):
+    md.preprocessors.register(_SiteLinks(md), "jbp_site_links", 31)  # after pymdownx.snippets (32)
+
+
+def on_config(config):
+  config.markdown_extensions.append(SiteLinks())
+  return config
 
 
 def on_serve(server, config, builder):
