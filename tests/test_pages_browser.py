@@ -22,6 +22,7 @@ import pytest
 from browser import assert_not_blank, horizontal_overflow, launch, open_page, screenshot_pixels
 
 import jbp
+from jbp._format import number
 
 NUM = re.compile(r"-?\d+\.\d{9}(?!\d)")
 
@@ -331,7 +332,7 @@ def test_training_page_slider_shows_the_weights_recorded_at_each_step(browser, t
     assert s["slider"] == k
     assert s["w"] == [nine(v) for v in w[k]]
     assert s["b"] == [nine(0.35), nine(0.60)]
-    assert s["readout"] == f"step {k * 10:,} of 2,000 · E = {nine(run.losses[k])}"
+    assert s["readout"] == f"step {k * 10:,} of 2,000 · E = {number(run.losses[k])}"
     assert [sign for sign, _ in s["edges"]] == [1 if v >= 0 else -1 for v in w[k]]
     widths = [width for _, width in s["edges"]]
     assert np.argsort(widths, kind="stable").tolist() == np.argsort(np.abs(w[k]), kind="stable").tolist()
