@@ -335,8 +335,8 @@ def program_run(jbp, ex, steps, order, unroll=1):
       ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=LR, update=order, record_every=steps,
       activation="sigmoid", optimizer=None, trainable="weights", reduction="sum", form="auto",
       unroll=unroll)
-  compiled = _train._run.lower(ex.params, None, ex.inputs, ex.targets, values, opts).compile()
-  return lambda: float(np.asarray(compiled(ex.params, None, ex.inputs, ex.targets, values)[2])[-1])
+  compiled = _train._train_program.lower(ex.params, ex.inputs, ex.targets, values, opts).compile()
+  return lambda: float(np.asarray(compiled(ex.params, ex.inputs, ex.targets, values)[1])[-1])
 
 
 def jbp_rows(jax, jbp, steps, unroll=1):
@@ -346,7 +346,7 @@ def jbp_rows(jax, jbp, steps, unroll=1):
 
   class Count(logging.Handler):
     def emit(self, record):
-      if "Compiling" in record.getMessage() and "run_training" in record.getMessage():
+      if "Compiling" in record.getMessage() and "_train_program" in record.getMessage():
         records.append(record)
 
   logger = logging.getLogger("jax")

@@ -170,6 +170,13 @@ def run_training(params, state, x, y, values, opts: Options):
 _run = jax.jit(run_training, static_argnames=("opts",))
 
 
+@functools.partial(jax.jit, static_argnames=("opts",))
+def _train_program(params, x, y, values, opts: Options):
+  """:func:`train`'s program: only the params and losses come back (each output costs a call time)."""
+  final, _, losses, _ = run_training(params, None, x, y, values, opts)
+  return final, losses
+
+
 # --- the public function ------------------------------------------------------------------
 
 
@@ -234,5 +241,4 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
       params, x, y, steps=steps, learning_rate=learning_rate, update=update, record_every=record_every,
       activation=activation, optimizer=optimizer, trainable=trainable, reduction=reduction, form=form,
       unroll=unroll)
-  final, _, losses, _ = _run(params, None, as_dtype(x, dtype), as_dtype(y, dtype), values, opts)
-  return final, losses
+  return _train_program(params, as_dtype(x, dtype), as_dtype(y, dtype), values, opts)

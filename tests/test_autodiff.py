@@ -142,8 +142,8 @@ def test_one_compiled_loop_whatever_the_number_of_steps(ex64):
           ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=0.5, update=update,
           record_every=steps // 10, activation="sigmoid", optimizer=None, trainable="weights",
           reduction="sum", form="unrolled")
-      sizes[("train", update, steps)] = lowered_lines(_train._run, ex.params, None, ex.inputs, ex.targets,
-                                                      values, opts)
+      sizes[("train", update, steps)] = lowered_lines(_train._train_program, ex.params, ex.inputs,
+                                                      ex.targets, values, opts)
     pop = jbp.init_many(jax.random.key(0), 8, (2, 2, 2), dtype=jnp.float64)
     opts, values, _ = _options.make_options(
         pop, ex.inputs, ex.targets, steps=steps, learning_rate=0.5, update="sequential",
@@ -177,7 +177,7 @@ def test_a_new_optimizer_value_compiles_nothing(ex64, caplog):
   with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
     caplog.clear()
     jbp.train(*args, steps=20, optimizer=optax.adam(0.01, b1=0.9))
-  assert any("Compiling" in r.getMessage() and "run_training" in r.getMessage() for r in caplog.records)
+  assert any("Compiling" in r.getMessage() and "_train_program" in r.getMessage() for r in caplog.records)
 
 
 def test_optimizers_in_train_many_and_chunks_follow_train(ex64):
