@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import gc
 import json
 import os
 import platform
@@ -76,12 +77,34 @@ def _case_train_many(n, steps, record_every):
                                          learning_rate=LEARNING_RATE, unroll=UNROLL, **record))
   compiled = run.lower(pop).compile()
   jax.block_until_ready(pop)
-  base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  base = _reset_peak_rss()
   with _Clock() as clock:
     res = jax.block_until_ready(compiled(pop))
-  clock.added_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
+  clock.added_kib = _peak_rss_kib() - base if base is not None else float("nan")
   clock.data_bytes = sum(a.nbytes for a in jax.tree_util.tree_leaves(pop)) + res.losses.nbytes
   return clock, float(res.losses[:, -1].mean())
+
+
+def _status_kib(field):
+  with open("/proc/self/status") as f:
+    return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def _reset_peak_rss():
+  """Resets the process's peak resident memory (Linux: /proc/self/clear_refs) and returns the
+  current one in KiB, so that the peak after a run is the run's own; None where that cannot be done."""
+  gc.collect()
+  time.sleep(0.1)  # let freed buffers of the set-up go back to the system first
+  try:
+    with open("/proc/self/clear_refs", "w") as f:
+      f.write("5")
+    return _status_kib("VmRSS")
+  except (OSError, StopIteration):
+    return None
+
+
+def _peak_rss_kib():
+  return _status_kib("VmHWM")
 
 
 C_SOURCE = r"""

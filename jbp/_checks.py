@@ -106,21 +106,27 @@ def is_floating(dtype) -> bool:
   return dtype.kind == "f" or (dtype.kind == "V" and jnp.issubdtype(dtype, jnp.floating))
 
 
-def check_array(name: str, value):
-  """An array-like of real numbers, returned with its shape."""
-  if isinstance(value, (str, bytes)) or value is None:
+def _shape_dtype(name: str, value):
+  """``(shape, dtype)`` of an array-like of real numbers (see :func:`check_array`)."""
+  if isinstance(value, (jax.Array, np.ndarray)):  # the common case, at the cost of two attributes
+    shape, dtype = value.shape, value.dtype
+  elif isinstance(value, (str, bytes)) or value is None:
     raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} {value!r}")
-  try:
-    if isinstance(value, (jax.Array, np.ndarray)):
-      shape, dtype = value.shape, value.dtype
-    else:
+  else:
+    try:
       shape = tuple(np.shape(value))
       dtype = value.dtype if hasattr(value, "dtype") else np.asarray(value).dtype
-  except (TypeError, ValueError) as e:
-    raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} ({e})") from None
-  if not (dtype.kind in "iu" or is_floating(np.dtype(dtype))):
+    except (TypeError, ValueError) as e:
+      raise TypeError(f"{name}: expected an array of numbers, got {type(value).__name__} ({e})") from None
+  dtype = np.dtype(dtype)
+  if not (dtype.kind in "iu" or is_floating(dtype)):
     raise TypeError(f"{name}: expected an array of real numbers, got dtype {dtype}")
-  return tuple(shape)
+  return tuple(shape), dtype
+
+
+def check_array(name: str, value):
+  """An array-like of real numbers, returned with its shape."""
+  return _shape_dtype(name, value)[0]
 
 
 def check_finite(name: str, value):
@@ -137,7 +143,11 @@ def check_finite(name: str, value):
   if not is_concrete(value) or (isinstance(value, jax.Array) and not value.is_fully_addressable):
     return
   a = np.asarray(value)
-  if is_floating(a.dtype) and not np.isfinite(a).all():
+  if not is_floating(a.dtype):
+    return
+  # A few values (the worked example's) are checked faster one by one than by NumPy's machinery.
+  finite = all(map(math.isfinite, a.ravel().tolist())) if a.size <= 64 else np.isfinite(a).all()
+  if not finite:
     at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
     raise ValueError(f"{name}: expected finite numbers, got {float(a[at])!r} at index {at}")
 
@@ -188,8 +198,7 @@ def check_params(params, *, name: str = "params", leading=()):
   for i, layer in enumerate(params):
     if not isinstance(layer, Layer):
       raise TypeError(f"{name}[{i}]: expected jbp.Layer(w, b), got {type(layer).__name__}")
-    ws = check_array(f"{name}[{i}].w", layer.w)
-    bs = check_array(f"{name}[{i}].b", layer.b)
+    (ws, wdt), (bs, bdt) = (_shape_dtype(f"{name}[{i}].{part}", leaf) for part, leaf in zip("wb", layer))
     if ws[:k] != tuple(leading) or bs[:k] != tuple(leading):
       raise ValueError(f"{name}[{i}]: expected leading axes {tuple(leading)} on w and b, "
                        f"got w of shape {ws} and b of shape {bs}")
@@ -205,8 +214,7 @@ def check_params(params, *, name: str = "params", leading=()):
       raise ValueError(f"{name}[{i}].w: expected {sizes[-1]} inputs (the outputs of layer {i - 1}), "
                        f"got shape {ws}: layer shapes do not chain")
     sizes.append(ws[0])
-    for leaf, part in ((layer.w, "w"), (layer.b, "b")):
-      dt = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else jnp.result_type(leaf)
+    for dt, part in ((wdt, "w"), (bdt, "b")):
       if not is_floating(dt):
         raise TypeError(f"{name}[{i}].{part}: expected a floating dtype, got {dt}")
       if dt.itemsize == 8 and not jax.config.jax_enable_x64:  # JAX would compute in float32, silently
