@@ -6,19 +6,12 @@ input side first. Layer ``l`` maps ``a`` of shape ``(n_{l-1},)`` to
 with one bias shared by each layer.
 
 The forward pass is written for one example; a batch is ``jax.vmap`` of it. Its
-affine map ``w a + b`` comes in two forms, chosen once at the input:
-
-* ``"matmul"``: ``net = w @ a + b``, one matrix product a layer. Wide networks,
-  and GPUs.
-* ``"unrolled"``: the layer's input is a tuple of values and each
-  ``net_j = w[j, 0] a_0 + ... + w[j, n-1] a_{n-1} + b_j`` is a chain of
-  elementwise operations over the (small, static) widths, which XLA fuses with
-  their neighbours. Small networks on a CPU.
-
-The same code trains a population: under ``jax.vmap`` with the population axis
-last (``w`` of shape ``(n_out, n_in, n)``), each ``w[j, i]`` of the unrolled form
-is a vector over the members, so every operation of a step is one loop over the
-population in the CPU's vector lanes.
+affine map comes in two forms (:data:`FORMS`), chosen once at the input: the
+matmul form ``w @ a + b``, and the unrolled form, where each
+``net_j = w[j][0] a_0 + ... + b_j`` is a chain of elementwise operations over the
+static widths that XLA fuses. The same code trains a population: with each weight
+:func:`split` into a vector over the members, every operation of a step is one
+loop over the population in the CPU's vector lanes.
 """
 
 from __future__ import annotations
@@ -45,12 +38,6 @@ FORMS = ("auto", "unrolled", "matmul")
 >>> jbp.FORMS
 ('auto', 'unrolled', 'matmul')
 """
-# "auto" unrolls a network on a CPU when one step of it has at most this many
-# weight-times-example products: beyond that the unrolled program takes longer to
-# compile than it saves (benchmarks/README.md, "wider networks").
-UNROLL_LIMIT = 512
-
-
 def sizes_of(params) -> tuple[int, ...]:
   """The layer sizes of a network, input first, after checking that its shapes chain.
 
@@ -68,22 +55,6 @@ def sizes_of(params) -> tuple[int, ...]:
   (2, 2, 2)
   """
   return _checks.check_params(params)
-
-
-def choose_form(form, sizes, batch, platform) -> str:
-  """``"unrolled"`` or ``"matmul"`` for ``form="auto"``, by the network's size and the platform.
-
-  Args:
-    form: ``"auto"``, ``"unrolled"`` or ``"matmul"``.
-    sizes: the layer sizes.
-    batch: the number of examples (None for one).
-    platform: ``"cpu"``, ``"gpu"``, ...
-  """
-  _checks.check_choice("form", form, FORMS)
-  if form != "auto":
-    return form
-  products = (batch or 1) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-  return "unrolled" if platform == "cpu" and products <= UNROLL_LIMIT else "matmul"
 
 
 # --- the forward pass -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ import numpy as np
 from jbp import _checks
 from jbp._activation import Activation, resolve_activation
 from jbp._layer import Layer
-from jbp._network import REDUCTIONS, choose_form
+from jbp._network import FORMS, REDUCTIONS
 from jbp._optimizer import SGD, Optimizer, check_hyperparams, split_optimizer
 
 __all__ = ["Options", "make_options", "trainable_mask", "as_dtype", "UPDATES"]
@@ -61,6 +61,28 @@ class Options:
   form: str
   unroll: int = 1
   watch: bool = False
+
+
+# "auto" unrolls a network on a CPU when one step of it has at most this many
+# weight-times-example products: beyond that the unrolled program takes longer to
+# compile than it saves (benchmarks/README.md, "wider networks").
+UNROLL_LIMIT = 512
+
+
+def choose_form(form, sizes, batch, platform) -> str:
+  """``"unrolled"`` or ``"matmul"`` for ``form="auto"``, by the network's size and the platform.
+
+  Args:
+    form: ``"auto"``, ``"unrolled"`` or ``"matmul"``.
+    sizes: the layer sizes.
+    batch: the number of examples (None for one).
+    platform: ``"cpu"``, ``"gpu"``, ...
+  """
+  _checks.check_choice("form", form, FORMS)
+  if form != "auto":
+    return form
+  products = (batch or 1) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+  return "unrolled" if platform == "cpu" and products <= UNROLL_LIMIT else "matmul"
 
 
 def trainable_mask(params, trainable="weights") -> tuple:

@@ -1,26 +1,11 @@
 """Populations: many independent networks trained in one compiled program.
 
-Every public array keeps the population axis first: member ``i`` of a population
-is ``jax.tree_util.tree_map(lambda a: a[i], params)``, a network :func:`jbp.train`
-takes as it is.
-
-:func:`train_many` is ``jax.vmap`` of the program of :func:`jbp.train` (the same
-step, the same loop), so member ``i`` is trained exactly as ``jbp.train`` trains
-it. In the unrolled form (``jbp._network``) each weight of the vmapped step is a
-vector over the members, and every operation of a step is one elementwise loop
-over the population in the CPU's vector lanes; in the matmul form (wide networks,
-GPUs) a layer is a batched matrix product.
-
-Two things keep a large population fast:
-
-* blocks: on a CPU a population larger than the cache is trained a block of
-  members at a time, each block through all its steps (a loop over blocks), so a
-  block's weights stay in the cache instead of streaming every member through
-  memory every step (:func:`block_size`);
-* devices: the population is split over every device of a
-  :class:`jax.sharding.Mesh` (``jax.shard_map``).
-
-Members never exchange data, so neither changes any number.
+Every public array keeps the population axis first. :func:`train_many` is
+``jax.vmap`` of :func:`jbp.train`'s program (the same step, the same loop); in the
+unrolled form each weight becomes a vector over the members. On a CPU a large
+population is trained in cache-sized blocks (:func:`block_size`), each block
+through all its steps, and every population is split over the devices of a
+:class:`jax.sharding.Mesh`. Members never exchange data, so neither changes any number.
 """
 
 from __future__ import annotations
@@ -140,12 +125,8 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     optimizer: as in :func:`jbp.train`, shared by every member (simultaneous order only).
     trainable: as in :func:`jbp.train`.
     reduction: as in :func:`jbp.loss`.
-    form: ``"auto"`` (the default), ``"unrolled"`` or ``"matmul"``, as in
-      :func:`jbp.train`. ``"auto"`` unrolls small networks (at most 512
-      weight-times-example products a step) on CPUs, where each weight becomes a
-      vector over the members, and uses the matmul form (batched matrix products)
-      otherwise and on GPUs and TPUs, where it measured faster.
-    unroll: steps an iteration of the compiled loop, as in :func:`jbp.train`.
+    form, unroll: as in :func:`jbp.train`; in the unrolled form each weight is a
+      vector over the members.
     devices: the devices to split the population over; ``None`` is ``jax.devices()``.
 
   Returns:

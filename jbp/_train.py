@@ -13,11 +13,8 @@ Two update orders are offered by name:
 
 Both differentiate the activation's function (``Activation.fn``); the derivative
 written by hand in an :class:`jbp.Activation` serves :func:`jbp.backprop` and
-:func:`jbp.explain` only.
-
-Everything static about a run is one hashable record (``jbp._options.Options``);
-the learning rate and the other float hyperparameters are values of the program,
-so a new one compiles nothing.
+:func:`jbp.explain` only. Everything static about a run is one hashable record
+(``jbp._options.Options``).
 """
 
 from __future__ import annotations
@@ -107,21 +104,12 @@ def _step(opts: Options, x, y, values):
 
 
 def _loop(step, carry, like, steps: int, record_every: int, watch: bool, unroll: int = 1):
-  """Runs ``step: carry -> (carry, E)`` ``steps`` times, in one compiled loop.
+  """Runs ``step: carry -> (carry, E)`` ``steps`` times: ``(carry, recorded, first_bad)``.
 
-  A nested loop: the inner one runs ``record_every`` steps and keeps the loss
-  before the first; the outer one records it. Only the recorded losses are
-  stored.
-
-  Args:
-    like: a value of E's shape and dtype.
-    watch: also return the index of the first step whose E is not finite.
-    unroll: steps an iteration of the inner loop.
-
-  Returns:
-    ``(carry, recorded, first_bad)``: ``recorded`` has shape
-    ``(steps // record_every,)``; ``first_bad`` is -1 if every E was finite (and
-    always -1 when not watching).
+  The one recording loop: the inner loop runs ``record_every`` steps and keeps the
+  loss before the first, the outer one stores it, ``(steps // record_every,)``.
+  ``like`` has E's shape and dtype; with ``watch``, ``first_bad`` is the first step
+  whose E is not finite (-1 if none, and always without ``watch``).
   """
 
   def one(i, c):
@@ -145,17 +133,9 @@ def _loop(step, carry, like, steps: int, record_every: int, watch: bool, unroll:
 def run_training(params, state, x, y, values, opts: Options):
   """The training program for one network: ``(params, state, losses, first_bad)``.
 
-  Args:
-    params: a tuple of :class:`jbp.Layer` of arrays.
-    state: the optimizer state (:func:`init_state`), or None for a fresh one.
-    x, y: the data, one example or a batch, in the params' dtype.
-    values: the optimizer's float hyperparameters.
-    opts: the :class:`Options`.
-
-  Returns:
-    the final params (arrays), the final optimizer state, the losses (shape
-    ``(steps // record_every + 1,)``: before each recorded chunk, then after the
-    last step) and the first non-finite step (-1 if none, or if not watched).
+  ``state`` is the optimizer state (None: a fresh one), ``values`` the optimizer's
+  float hyperparameters; the losses, ``(steps // record_every + 1,)``, are those
+  before each recorded chunk and after the last step (see :func:`_loop`).
   """
   if state is None:
     state = init_state(opts, values, params)

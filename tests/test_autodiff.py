@@ -73,7 +73,7 @@ def test_one_step_of_either_order_equals_the_hand_derived_rule(x64, sizes, share
 
 
 @pytest.mark.parametrize("update", jbp.UPDATES)
-@pytest.mark.parametrize("steps, record_every", [(20, 5), (21, 7), (3, 1)])
+@pytest.mark.parametrize("steps, record_every", [(21, 7), (3, 1)])
 def test_the_two_forms_train_alike(x64, update, steps, record_every):
   params = random_params(5, (3, 4, 2), shared_bias=False, scale=0.7)
   x, y = data(2, (3, 4, 2), 4)

@@ -274,7 +274,7 @@ def test_the_benchmark_runs_in_quick_mode(tmp_path):
 
 
 def test_auto_form_unrolls_small_networks_on_cpus_only():
-  from jbp._network import choose_form
+  from jbp._options import choose_form
 
   assert choose_form("auto", (2, 2, 2), None, "cpu") == "unrolled"
   assert choose_form("auto", (2, 5, 1), 4, "cpu") == "unrolled"
