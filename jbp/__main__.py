@@ -1,5 +1,5 @@
-import sys
+"""``python -m jbp``: the ``jbp`` program, with its signal policy (jbp.cli.program)."""
 
-from jbp.cli import main
+from jbp.cli import program
 
-sys.exit(main())
+program()

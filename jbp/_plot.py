@@ -21,6 +21,16 @@ __all__ = ["plot_losses", "plot_population", "require_matplotlib"]
 INSTALL_HINT = "install it with: pip install 'jbp[plot]' (or pip install matplotlib)"
 
 
+def plain_text(text: str) -> str:
+  r"""``text`` as matplotlib shows it literally: a ``$`` would start its math parser (a file named
+  ``$\foo{$.csv`` in a title failed the whole run after training).
+
+  >>> plain_text(r"$\foo{$.csv")
+  '\\$\\foo{\\$.csv'
+  """
+  return str(text).replace("$", r"\$")
+
+
 def require_matplotlib():
   """Imports matplotlib's Agg canvas, or raises ImportError saying how to install it."""
   try:
@@ -81,7 +91,7 @@ def plot_losses(curves: dict, path, *, title="Training loss", force=False):
   ax.set_yscale("log")
   ax.set_xlabel("update step")
   ax.set_ylabel("total error E (log scale)")
-  ax.set_title(title)
+  ax.set_title(plain_text(title))
   ax.grid(True, which="both", alpha=0.3)
   ax.legend()
   if compare:
@@ -149,7 +159,7 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
   ax.set_xlabel("final total error E (log scale)")
   ax.set_ylabel("members")
   ax.set_title(f"final losses ({rows.shape[-1]} members)")
-  fig.suptitle(title)
+  fig.suptitle(plain_text(title))
   if threshold is not None:
     ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {number(threshold)}")
   if sweep or threshold is not None:

@@ -32,6 +32,8 @@ class Chunked(NamedTuple):
     losses: shape ``(steps_done // record_every + 1,)``, as :func:`jbp.train` returns them.
     steps_done: updates done (``steps`` unless interrupted).
     interrupted: True if a ``KeyboardInterrupt`` stopped the run early.
+    opt_state: the optimizer's state after ``steps_done`` updates (momentum, Adam's moments),
+      which ``train_chunked(..., resume=run)`` carries on from.
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -44,6 +46,7 @@ class Chunked(NamedTuple):
   losses: jnp.ndarray
   steps_done: int
   interrupted: bool
+  opt_state: object = None
 
 
 def default_chunk(steps: int, record_every: int = 1, chunks: int = 50, most: int = 50_000) -> int:
@@ -57,7 +60,7 @@ def default_chunk(steps: int, record_every: int = 1, chunks: int = 50, most: int
 
 def train_chunked(params, x, y, *, steps, chunk_steps,
                   callback: Optional[Callable[[int, float], None]] = None, record_every=1,
-                  catch_interrupt=False, **train_kwargs) -> Chunked:
+                  catch_interrupt=False, resume: Optional[Chunked] = None, **train_kwargs) -> Chunked:
   """:func:`jbp.train` for ``steps`` updates, run as chunks of ``chunk_steps``.
 
   Args:
@@ -69,6 +72,12 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
     record_every: as in :func:`jbp.train`; must divide ``chunk_steps`` and ``steps``.
     catch_interrupt: on ``KeyboardInterrupt``, return what the completed chunks
       computed (``interrupted=True``) instead of raising.
+    resume: a :class:`Chunked` this call continues, e.g. one an interrupt stopped: its params,
+      optimizer state and losses so far are the start, and ``steps`` is still the whole run's
+      (``params`` must be the run's first params, as given to the call that began it). The
+      result equals one uninterrupted call's, bit for bit. To keep a run across processes,
+      save its fields (``jbp.save_params`` for the params; the command line's ``--out`` does it
+      all, and ``jbp train --resume DIR`` continues it).
     **train_kwargs: ``learning_rate``, ``update``, ``activation``, ``trainable``,
       ``reduction`` or ``optimizer`` (an optax optimizer, whose state is carried
       from chunk to chunk; simultaneous order only), as in :func:`jbp.train`.
@@ -89,6 +98,14 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
   ...                         learning_rate=0.5)
   >>> run.steps_done, run.losses.shape
   (100, (101,))
+
+  Continuing a run that stopped early (here after 50 of 100 steps):
+
+  >>> half = jbp.train_chunked(ex.params, ex.inputs, ex.targets, steps=50, chunk_steps=25, learning_rate=0.5)
+  >>> rest = jbp.train_chunked(ex.params, ex.inputs, ex.targets, steps=100, chunk_steps=25,
+  ...                          learning_rate=0.5, resume=half)
+  >>> bool((rest.losses == run.losses).all()), rest.steps_done
+  (True, 100)
   """
   steps = _checks.check_int("steps", steps)
   chunk_steps = _checks.check_int("chunk_steps", chunk_steps)
@@ -111,6 +128,15 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
   opt_state = init_state(opts, values, params)
   # One tuple, replaced in a single assignment, so an interrupt never leaves it half updated.
   state = (params, opt_state, (), 0, None)
+  if resume is not None:
+    if not isinstance(resume, Chunked):
+      raise TypeError(f"resume: expected a Chunked that train_chunked returned, got {type(resume).__name__}")
+    if resume.steps_done > steps or resume.steps_done % record_every:
+      raise ValueError(f"resume: expected a run of at most steps={steps} updates, stopped at a multiple "
+                       f"of record_every={record_every}, got one of {resume.steps_done} updates")
+    kept = np.asarray(resume.losses)
+    state = (resume.params, resume.opt_state if resume.opt_state is not None else opt_state,
+             (kept[:-1],), resume.steps_done, kept[-1])
   interrupted = False
   try:
     while state[3] < steps:
@@ -125,7 +151,8 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
     if not catch_interrupt:
       raise
     interrupted = True
-  p, _, pieces, done, last = state
+  p, opt_state, pieces, done, last = state
   if last is None:  # stopped before the first chunk finished
     last = np.asarray(loss(p, x, y, activation=kw["activation"], reduction=kw["reduction"]))
-  return Chunked(p, jnp.asarray(np.concatenate(pieces + (np.reshape(last, (1,)),))), done, interrupted)
+  return Chunked(p, jnp.asarray(np.concatenate(pieces + (np.reshape(last, (1,)),))), done, interrupted,
+                 opt_state)

@@ -17,7 +17,10 @@ import pytest
 from cli_support import ROOT, error_line, run_cli, snapshot
 
 import jbp
-from jbp import _plot, _progress
+from jbp import _plot
+from jbp.cli import driver
+from jbp.cli import ensemble as cli_ensemble
+from jbp.cli import train as cli_train
 
 README = os.path.join(ROOT, "README.md")
 
@@ -35,7 +38,9 @@ def no_training(monkeypatch):
   def refuse(*a, **k):
     raise AssertionError("training started before the outputs were checked")
 
-  monkeypatch.setattr(_progress, "train_chunked", refuse)
+  monkeypatch.setattr(driver, "drive", refuse)
+  for command in (cli_train, cli_ensemble):  # where the commands call it
+    monkeypatch.setattr(command, "drive", refuse)
 
 
 # --- 1. a run is all or nothing on disk ---------------------------------------------------------------

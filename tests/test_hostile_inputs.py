@@ -14,15 +14,13 @@ outputs, a missing matplotlib), 28 in the library (arrays, dtypes, shapes, param
 import os
 import re
 import signal
-import subprocess
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cli_support import ENV, error_line, run_cli, snapshot
+from cli_support import error_line, run_cli, snapshot
 
 import jbp
 
@@ -313,34 +311,23 @@ def test_library(tmp_path, make, call, error, message):
 # --- signals --------------------------------------------------------------------------------------------
 
 
-def start(argv, cwd):
-  p = subprocess.Popen([sys.executable, "-m", "jbp", *argv], cwd=cwd, env=ENV, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-  os.set_blocking(p.stderr.fileno(), False)
-  return p
+def stop_after_a_chunk(argv, cwd, sig):
+  """Starts ``jbp``, sends ``sig`` once a chunk is done (the process's trace says so); returns (exit
+  status, stderr's last line)."""
+  from test_stopping import Proc, last_line
 
-
-def stop_when(p, pattern, sig, timeout=60):
-  """Sends ``sig`` once stderr matches ``pattern``; returns (exit status, stderr's last line)."""
-  seen, t0 = b"", time.monotonic()
-  while not re.search(pattern, seen) and time.monotonic() - t0 < timeout and p.poll() is None:
-    seen += p.stderr.read() or b""
-    time.sleep(0.02)
-  assert re.search(pattern, seen), seen.decode(errors="replace")
-  p.send_signal(sig)
-  try:
-    _, err = p.communicate(timeout=60)
-  finally:
-    p.kill()
-  lines = (seen + err).decode().replace("\r", "\n").strip().splitlines()
-  assert not any("Traceback" in l for l in lines), lines
-  return p.returncode, lines[-1]
+  proc = Proc(argv, cwd)
+  assert proc.wait_for(r"chunk \d+"), proc.events()
+  rc, _, err = proc.stop(sig)
+  os.unlink(proc.trace)
+  return rc, last_line(err)
 
 
 SIGNAL_CASES = [
     ("SIGTERM to ensemble", ["ensemble", "--n", "100", "--steps", "50000000", "--out", "ens"], signal.SIGTERM,
      r"jbp ensemble: interrupted after (\d+) of 50000000 steps; the members' params and losses after \1 "
-     r"steps are saved in ens \(summary.json says \"interrupted\": true\)", ["ens"]),
+     r"steps are saved in ens \(summary.json says \"interrupted\": true\); continue with: jbp ensemble "
+     r"--resume ens", ["ens"]),
     ("SIGINT to train without --out", ["train", "--steps", "100000000"], signal.SIGINT,
      r"jbp train: interrupted after \d+ of 100000000 steps \(E = .*\); nothing saved \(no --out or --plot\)",
      []),
@@ -353,9 +340,8 @@ SIGNAL_CASES = [
 @pytest.mark.parametrize("argv, sig, message, left", [c[1:] for c in SIGNAL_CASES],
                          ids=[c[0] for c in SIGNAL_CASES])
 def test_signals(tmp_path, argv, sig, message, left):
-  p = start(argv, tmp_path)
-  rc, last = stop_when(p, rb"\b[1-9]\d*/\d+", sig)  # the progress bar shows steps done
-  assert rc == 130
+  rc, last = stop_after_a_chunk(argv, tmp_path, sig)
+  assert rc == 128 + sig  # 130 for SIGINT, 143 for SIGTERM
   assert re.fullmatch(message, last), last
   assert sorted(os.listdir(tmp_path)) == left  # the run so far, whole, and no temporaries
 

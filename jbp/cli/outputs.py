@@ -8,8 +8,16 @@ proves each place writable by creating a hidden temporary folder beside the
 target. The command writes into those temporaries (:meth:`Outputs.write`), and
 :meth:`Outputs.commit` moves every output into place once all are written. If one
 cannot be placed, the ones already placed are taken back and whatever they
-replaced is restored. A failure or Ctrl-C before the commit leaves nothing behind;
-the commit defers Ctrl-C until it is done.
+replaced is restored. A failure before the commit leaves nothing behind. Signals
+never interrupt a commit: the command line's stop policy (:mod:`jbp.cli.stop`) runs
+endings under one lock, and the commit runs inside an ending.
+
+A run folder that already exists (an earlier run's, replaced with ``force``, or this
+run's own checkpoint, :mod:`jbp.cli.driver`) is not swapped whole: each new file
+replaces its namesake with one atomic rename, ``summary.json`` last, and the files
+of the earlier run that the new one does not write (its ``checkpoint.npz``, say)
+are removed after. A machine that stops half-way leaves every file whole, and the
+checkpoint that a resume reads.
 
 ``force`` replaces an earlier run: a folder is replaced only when every entry in
 it is a plain file the run itself writes, so a user's own files are never removed.
@@ -21,15 +29,15 @@ the path the user gave, never a temporary name.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import secrets
 import shutil
-import signal
 import tempfile
-import threading
 from typing import NamedTuple
 
-__all__ = ["OutputError", "Outputs", "deferred_interrupt"]
+__all__ = ["OutputError", "Outputs"]
 
 
 class OutputError(ValueError):
@@ -48,37 +56,40 @@ class _Output(NamedTuple):
   names: tuple  # the files of a folder output
 
 
-STOPS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a polite request to stop
-
-
-@contextlib.contextmanager
-def deferred_interrupt():
-  """Within the block, Ctrl-C (or SIGTERM) is remembered instead of acted on; it is delivered after.
-
-  For short blocks that must not stop half-way (writing and placing the files of a run). The
-  list it yields holds the signals that came. Only the main thread receives signals; elsewhere
-  the block runs as it is.
-  """
-  hits = []
-  if threading.current_thread() is not threading.main_thread():
-    yield hits
-    return
-  before = {s: signal.getsignal(s) for s in STOPS}
-  for s in STOPS:
-    signal.signal(s, lambda signum, frame: hits.append(signum))
-  try:
-    yield hits
-  finally:
-    for s in STOPS:
-      signal.signal(s, before[s] if before[s] is not None else signal.SIG_DFL)
-    if hits and callable(before[hits[0]]):  # delivered now, not dropped: KeyboardInterrupt, or an outer note
-      before[hits[0]](hits[0], None)
-
-
 def _beside(path, suffix):
   """A hidden name in the folder of ``path`` that nothing uses yet."""
   folder, base = os.path.split(os.path.abspath(path))
   return os.path.join(folder, f".{base}.{secrets.token_hex(4)}{suffix}")
+
+
+OWNER = ".owner"  # in a temporary folder: locked (flock) by the process that writes it, while it lives
+
+
+def _hold(staged: str):
+  """Creates and locks the owner file of a temporary folder; the lock dies with the process."""
+  f = open(os.path.join(staged, OWNER), "w")
+  fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  return f
+
+
+def _remove_stale(parent: str, base: str) -> None:
+  """Removes the temporaries of ``base`` that a process left when it was killed (SIGKILL, out of
+  memory): those whose owner file no living process holds. Another run's live temporaries stay."""
+  pattern = re.compile(rf"\.{re.escape(base)}\.[A-Za-z0-9_]+\.tmp")
+  try:
+    names = os.listdir(parent)
+  except OSError:
+    return
+  for name in names:
+    path = os.path.join(parent, name)
+    if not pattern.fullmatch(name) or not os.path.isdir(path) or os.path.islink(path):
+      continue
+    try:
+      with open(os.path.join(path, OWNER)) as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # taken: nobody holds it
+    except OSError:
+      continue  # held by a running process, or no owner file: not ours to judge
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove(path):
@@ -115,10 +126,17 @@ class Outputs:
     self._members = {}  # flag -> (folder flag, file name): a file asked for inside an output folder
     self._staged = {}  # flag -> temporary folder
     self._committed = False
+    self._own = set()  # flags whose folder holds this run's own checkpoint
+    self._locks = {}  # flag -> the open, locked owner file of its temporary folder
 
   def folder(self, flag: str, path, names) -> None:
     """An output folder ``path`` that will hold the files ``names``."""
     self._outputs.append(_Output(flag, os.fspath(path), True, tuple(names)))
+
+  def own(self, flag: str) -> None:
+    """The folder of ``flag`` now holds this run's own files (its checkpoint): replace them at commit
+    without ``force``."""
+    self._own.add(flag)
 
   def file(self, flag: str, path) -> None:
     """An output file ``path``."""
@@ -182,7 +200,10 @@ class Outputs:
         raise OutputError(o.flag, f"expected a new file (or --force to replace it), got {o.path}, which "
                                   f"exists")
       return
-    if os.path.lexists(o.path) and (os.path.islink(o.path) or not os.path.isdir(o.path)):
+    if os.path.islink(o.path):
+      raise OutputError(o.flag, f"expected a folder, got {o.path}, which is a symbolic link (to "
+                                f"{os.readlink(o.path)}); give the folder itself")
+    if os.path.lexists(o.path) and not os.path.isdir(o.path):
       raise OutputError(o.flag, f"expected a folder, got {o.path}, which is a file")
     if not os.path.isdir(o.path):
       return
@@ -194,12 +215,13 @@ class Outputs:
     if others:
       raise OutputError(o.flag, f"expected a new or empty folder, or one of an earlier run, got {o.path}, "
                                 f"which holds {_listing(others)}; nothing in it was changed")
-    if entries and not self.force:
+    if entries and not self.force and o.flag not in self._own:
       raise OutputError(o.flag, f"expected a new or empty folder (or --force to replace the earlier run), "
                                 f"got {o.path}, which holds {_listing(entries)}")
 
   def _stage(self, o: _Output) -> str:
     parent = os.path.dirname(os.path.abspath(o.path))
+    _remove_stale(parent, os.path.basename(os.path.abspath(o.path)))
     try:
       staged = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(os.path.abspath(o.path))}.",
                                 suffix=".tmp")
@@ -209,7 +231,16 @@ class Outputs:
     mask = os.umask(0)
     os.umask(mask)
     os.chmod(staged, 0o777 & ~mask)  # mkdtemp's folder is private; an output folder gets the usual mode
+    self._locks[o.flag] = _hold(staged)
     return staged
+
+  def _release(self) -> None:
+    """Closes and removes the owner files, before the temporaries are placed."""
+    for flag, f in self._locks.items():
+      f.close()
+      with contextlib.suppress(OSError):
+        os.unlink(os.path.join(self._staged[flag], OWNER))
+    self._locks.clear()
 
   # --- the work's results ----------------------------------------------------------------------------------
 
@@ -249,33 +280,35 @@ class Outputs:
   def commit(self) -> list:
     """Moves every output into place, or none of them; returns the paths placed, as the user gave them."""
     placed = []  # (output, backup of what it replaced)
-    with deferred_interrupt():
-      o = backup = None
-      try:
-        for o in self._outputs:
-          backup = None
-          if os.path.lexists(o.path):
-            if not o.folder and not self.force:  # it appeared while the command ran
-              raise OutputError(o.flag, f"expected a new file (or --force to replace it), got {o.path}, "
-                                        f"which appeared while jbp was running")
-            if o.folder:
-              self._check(o)  # the folder may have changed while the command ran
-            backup = _beside(o.path, ".old")
-            os.rename(o.path, backup)
-          self._place(o, replacing=backup is not None)
-          placed.append((o, backup))
-          backup = None
-      except BaseException as e:
-        if backup is not None:  # moved aside, but the new one did not arrive
-          os.rename(backup, o.path)
-        for done, old in reversed(placed):
-          _remove(done.path)
-          if old is not None:
-            os.rename(old, done.path)
-        self.discard()
-        if isinstance(e, OSError):
-          raise OutputError(o.flag, f"expected to place {o.path}, got an error: {e.strerror or e}") from None
-        raise
+    self._release()
+    o = backup = None
+    try:
+      for o in self._outputs:
+        backup = None
+        if o.folder and os.path.isdir(o.path) and not os.path.islink(o.path):
+          self._check(o)  # the folder may have changed while the command ran
+          self._merge(o)
+          continue
+        if os.path.lexists(o.path):
+          if not o.folder and not self.force:  # it appeared while the command ran
+            raise OutputError(o.flag, f"expected a new file (or --force to replace it), got {o.path}, "
+                                      f"which appeared while jbp was running")
+          backup = _beside(o.path, ".old")
+          os.rename(o.path, backup)
+        self._place(o, replacing=backup is not None)
+        placed.append((o, backup))
+        backup = None
+    except BaseException as e:
+      if backup is not None:  # moved aside, but the new one did not arrive
+        os.rename(backup, o.path)
+      for done, old in reversed(placed):
+        _remove(done.path)
+        if old is not None:
+          os.rename(old, done.path)
+      self.discard()
+      if isinstance(e, OSError):
+        raise OutputError(o.flag, f"expected to place {o.path}, got an error: {e.strerror or e}") from None
+      raise
     for o, old in placed:
       if old is not None:
         _remove(old)
@@ -289,6 +322,17 @@ class Outputs:
   def committed(self) -> bool:
     """True once :meth:`commit` placed every output."""
     return self._committed
+
+  def _merge(self, o: _Output) -> None:
+    """Places a folder's files into the existing folder one by one, summary.json last."""
+    staged = self._staged[o.flag]
+    new = sorted(os.listdir(staged), key=lambda name: (name == "summary.json", name))
+    for name in new:
+      os.replace(os.path.join(staged, name), os.path.join(o.path, name))
+    for name in os.listdir(o.path):
+      if name not in new and name in o.names:
+        os.unlink(os.path.join(o.path, name))
+    os.rmdir(staged)
 
   def _place(self, o: _Output, replacing: bool):
     staged = self._staged[o.flag]
@@ -313,6 +357,9 @@ class Outputs:
 
   def discard(self) -> None:
     """Removes every temporary folder: nothing of this command is left on disk."""
+    for f in self._locks.values():
+      f.close()
+    self._locks.clear()
     for staged in self._staged.values():
       shutil.rmtree(staged, ignore_errors=True)
     self._staged.clear()
