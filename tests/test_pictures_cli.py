@@ -71,8 +71,8 @@ def test_refusals_are_one_line_before_any_work(made):
           in assert_one_line_error(res["again"]))
   assert ("--html: expected --optimizer sgd (the page records the params at each recorded step of plain "
           "SGD), got --optimizer adam" in assert_one_line_error(res["adam"]))
-  assert ("--html: expected a network of at most 4 layers of at most 8 neurons (the page draws every "
-          "weight), got 2,9,2" in assert_one_line_error(res["too_wide"]))
+  assert ("--html: expected a network of at most 4 layers of at most 8 neurons (every weight is drawn or "
+          "printed), got 2,9,2" in assert_one_line_error(res["too_wide"]))
   assert res["too_wide"]["seconds"] < 30  # refused before training
 
 

@@ -116,8 +116,8 @@ def next_chunk(done: int, steps: int, record_every: int, size: int) -> "tuple[in
 
   >>> next_chunk(0, 10_000, 100, 2_550), next_chunk(0, 10**9, 100_000_007, 10**6)
   ((2500, 100), (1000000, 1000000))
-  >>> next_chunk(100_000_000, 10**9, 100_000_007, 10**6)
-  ((7, 7), (7, 7))
+  >>> next_chunk(100_000_000, 10**9, 100_000_007, 10**6)  # the last 7 steps before a record
+  (7, 7)
   """
   r, size = record_every, max(1, size)
   if done % r == 0 and size >= r:
