@@ -50,12 +50,28 @@ def check_dtype(dtype, name: str = "dtype"):
   return dt
 
 
-def check_int(name: str, value, *, minimum: int = 1) -> int:
-  """A Python (or NumPy) integer >= minimum; bools and floats are refused."""
+INT32_MAX = 2**31 - 1
+"""The largest count jbp takes: a compiled loop counts its steps (and a population its members) in int32."""
+
+
+def check_int(name: str, value, *, minimum: int = 1, maximum: int = INT32_MAX) -> int:
+  """A Python (or NumPy) integer from ``minimum`` to ``maximum``; bools and floats are refused.
+
+  The default maximum is :data:`INT32_MAX`: ``steps``, ``record_every`` and the
+  like count the iterations of a compiled loop, whose counter is an int32, and a
+  larger count would overflow it (or, with 64-bit mode on, wrap silently).
+
+  >>> check_int("steps", 2**63 - 1)
+  Traceback (most recent call last):
+  ...
+  ValueError: steps: expected an integer from 1 to 2147483647, got 9223372036854775807
+  """
   if isinstance(value, bool) or not isinstance(value, numbers.Integral):
     raise TypeError(f"{name}: expected an integer >= {minimum}, got {type(value).__name__} {value!r}")
   if value < minimum:
     raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+  if value > maximum:
+    raise ValueError(f"{name}: expected an integer from {minimum} to {maximum}, got {value}")
   return int(value)
 
 

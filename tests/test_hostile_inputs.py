@@ -7,10 +7,12 @@ be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., 
 
 The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
-``test_the_sweep_has_forty_distinct_cases``: there are 90, 59 on the command line (flags, data files,
-outputs, a missing matplotlib), 28 in the library (arrays, dtypes, shapes, params files) and 3 signals.
+``test_the_sweep_has_forty_distinct_cases``: there are 97, 59 on the command line (flags, data files,
+outputs, a missing matplotlib), 35 in the library (arrays, dtypes, shapes, counts past int32, params
+files) and 3 signals.
 """
 
+import functools
 import os
 import re
 import signal
@@ -230,6 +232,17 @@ def text(name, content):
   return make
 
 
+def x64(call):
+  """``call()`` with 64-bit mode on, as a case's call."""
+  def run(_):
+    with jax.enable_x64(True):
+      return call()
+  return run
+
+
+INT32_MAX = 2**31 - 1
+train = functools.partial(jbp.train, EX.params, EX.inputs, EX.targets)
+
 NO_FILE = None
 # (id, the file it reads or None, the call given that file's path, exception, message)
 LIB_CASES = [
@@ -297,6 +310,28 @@ LIB_CASES = [
     ("save_params over a file", text("p.npz", "mine"), lambda path: jbp.save_params(path, EX.params),
      FileExistsError,
      r"^out: expected a new file \(or force=True to replace it\), got .*p.npz, which exists"),
+    # counts past the compiled loop's int32 counter (64-bit mode on, it once ran 0 steps and said nothing)
+    ("steps past int32 with 64-bit mode on", NO_FILE,
+     x64(lambda: train(steps=2**63 - 1, learning_rate=0.5, record_every=2**63 - 1)), ValueError,
+     r"^steps: expected an integer from 1 to 2147483647, got 9223372036854775807$"),
+    ("steps past int32", NO_FILE, lambda _: train(steps=2**31, learning_rate=0.5, record_every=2**31),
+     ValueError, r"^steps: expected an integer from 1 to 2147483647, got 2147483648$"),
+    ("record_every past int32", NO_FILE,
+     lambda _: train(steps=INT32_MAX, learning_rate=0.5, record_every=2**31), ValueError,
+     r"^record_every: expected an integer from 1 to 2147483647, got 2147483648$"),
+    ("train_chunked chunk_steps past int32", NO_FILE,
+     lambda _: jbp.train_chunked(EX.params, EX.inputs, EX.targets, steps=4, chunk_steps=2**40,
+                                 learning_rate=0.5), ValueError,
+     r"^chunk_steps: expected an integer from 1 to 2147483647, got 1099511627776$"),
+    ("train_many steps past int32", NO_FILE,
+     lambda _: jbp.train_many(POP, EX.inputs, EX.targets, steps=2**31, learning_rate=0.5), ValueError,
+     r"^steps: expected an integer from 1 to 2147483647, got 2147483648$"),
+    ("record_training steps past int32", NO_FILE,
+     lambda _: jbp.record_training(EX.params, EX.inputs, EX.targets, steps=2**31, learning_rate=0.5),
+     ValueError, r"^steps: expected an integer from 1 to 2147483647, got 2147483648$"),
+    ("train_many steps bool", NO_FILE,
+     lambda _: jbp.train_many(POP, EX.inputs, EX.targets, steps=True, learning_rate=0.5), TypeError,
+     r"^steps: expected an integer >= 1, got bool True$"),
 ]
 
 
@@ -367,5 +402,5 @@ def test_the_sweep_has_forty_distinct_cases():
   assert len(set(argvs)) == len(argvs)  # no case repeated under another name
   for ids in (cli, library, signals):
     assert len(ids) == len(set(ids))
-  assert (len(cli), len(library), len(signals)) == (59, 28, 3)  # the counts the module's docstring states
+  assert (len(cli), len(library), len(signals)) == (59, 35, 3)  # the counts the module's docstring states
   assert len(cli) + len(library) + len(signals) >= 40
