@@ -266,7 +266,8 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   sequential order, also applies the update, exactly as :func:`jbp.train` does).
 
   Args:
-    params: a tuple of :class:`jbp.Layer`, at most 4 layers of at most 8 neurons.
+    params: a tuple (or list) of :class:`jbp.Layer`, at most 4 layers of at most
+      8 neurons.
     x: shape ``(n_in,)`` or ``(batch, n_in)``, at most 16 examples.
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     learning_rate: a positive number (a Python ``float`` or a 0-d array).
@@ -297,6 +298,7 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   (['w5', 'w6'], 0.082167)
   """
   sizes = _checks.check_params(params)
+  params = tuple(params)  # a list of layers too
   batch = _checks.check_data(x, y, sizes)
   _checks.check_choice("update", update, UPDATES)
   _checks.check_learning_rate(learning_rate)

@@ -110,8 +110,8 @@ def record_training(params, x, y, *, steps, learning_rate, record_every=1, updat
   steps = _checks.check_int("steps", steps)
   record_every = _checks.check_record_every(record_every, steps)
   kw = dict(learning_rate=learning_rate, update=update, activation=activation, trainable=trainable)
-  history, losses = [params], []
-  p = params
+  p = tuple(params)  # a list of layers too
+  history, losses = [p], []
   for _ in range(steps // record_every):
     p, chunk = train(p, x, y, steps=record_every, record_every=record_every, **kw)
     history.append(p)

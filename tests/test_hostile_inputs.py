@@ -9,7 +9,8 @@ The command-line cases run ``jbp.cli.main`` in this process; the signal cases se
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
 ``test_the_sweep_has_forty_distinct_cases``: there are 97, 59 on the command line (flags, data files,
 outputs, a missing matplotlib), 35 in the library (arrays, dtypes, shapes, counts past int32, params
-files) and 3 signals.
+files) and 3 signals. Besides them, 1 library input that was once refused with a raw error or trained
+wrongly now works, giving the numbers of what it stands for (``ACCEPTED``, one test each).
 """
 
 import functools
@@ -345,6 +346,34 @@ def test_library(tmp_path, make, call, error, message):
   assert snapshot(tmp_path) == before  # read, refused, and nothing written: no temporaries either
 
 
+# Inputs once refused with a raw error (or worse) that now work: each gives the numbers of the input it
+# stands for.
+ACCEPTED = ["params as a list"]
+
+
+def same(a, b):
+  for u, v in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True):
+    np.testing.assert_array_equal(np.asarray(u), np.asarray(v))
+
+
+def test_params_as_a_list_give_the_numbers_of_a_tuple():
+  as_list, data = list(EX.params), (EX.inputs, EX.targets)
+  for update in jbp.UPDATES:
+    same(jbp.train(as_list, *data, steps=3, learning_rate=0.5, update=update),
+         jbp.train(EX.params, *data, steps=3, learning_rate=0.5, update=update))
+    same(jbp.explain(as_list, *data, learning_rate=0.5, update=update),
+         jbp.explain(EX.params, *data, learning_rate=0.5, update=update))
+  same(jbp.train_chunked(as_list, *data, steps=4, chunk_steps=2, learning_rate=0.5)[:2],
+       jbp.train_chunked(EX.params, *data, steps=4, chunk_steps=2, learning_rate=0.5)[:2])
+  same(jbp.record_training(as_list, *data, steps=4, learning_rate=0.5)[:2],
+       jbp.record_training(EX.params, *data, steps=4, learning_rate=0.5)[:2])
+  same(jbp.train_many(list(POP), *data, steps=3, learning_rate=0.5),
+       jbp.train_many(POP, *data, steps=3, learning_rate=0.5))
+  same(jbp.forward(as_list, EX.inputs), jbp.forward(EX.params, EX.inputs))
+  same(jbp.loss(as_list, *data), jbp.loss(EX.params, *data))
+  same(jbp.backprop(as_list, *data), jbp.backprop(EX.params, *data))
+
+
 # --- signals --------------------------------------------------------------------------------------------
 
 
@@ -402,5 +431,7 @@ def test_the_sweep_has_forty_distinct_cases():
   assert len(set(argvs)) == len(argvs)  # no case repeated under another name
   for ids in (cli, library, signals):
     assert len(ids) == len(set(ids))
-  assert (len(cli), len(library), len(signals)) == (59, 35, 3)  # the counts the module's docstring states
+  assert len(ACCEPTED) == len(set(ACCEPTED))
+  # the counts the module's docstring states
+  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 35, 3, 1)
   assert len(cli) + len(library) + len(signals) >= 40
