@@ -108,9 +108,10 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
   the device count does not divide is padded and trimmed.
 
   Args:
-    params: a population: a tuple of :class:`jbp.Layer` whose leaves all carry the
-      same leading axis ``n >= 1`` (``w`` of shape ``(n, n_out, n_in)``, ``b`` of
-      shape ``(n,)`` or ``(n, n_out)``), e.g. from :func:`jbp.init_many`.
+    params: a population: a tuple (or list) of :class:`jbp.Layer` whose leaves all
+      carry the same leading axis ``n >= 1`` (``w`` of shape ``(n, n_out, n_in)``,
+      ``b`` of shape ``(n,)`` or ``(n, n_out)``), e.g. from :func:`jbp.init_many`,
+      on any device.
     x: shape ``(n_in,)`` or ``(batch, n_in)``, shared by every member (full batch).
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     steps: number of updates, an integer >= 1.
@@ -128,6 +129,7 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     form, unroll: as in :func:`jbp.train`; in the unrolled form each weight is a
       vector over the members.
     devices: the devices to split the population over; ``None`` is ``jax.devices()``.
+      The arrays are placed there whatever device they are on.
 
   Returns:
     a :class:`Population` ``(params, losses, diverged, diverged_step)``, every
@@ -172,8 +174,24 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     # Host-local inputs (the same on every process) become global, replicated arrays.
     rep = NamedSharding(mesh, P())
     params, x, y, values = jax.device_put((params, x, y, values), rep)
+  else:
+    params, x, y, values = _place(mesh, n, axes, params, x, y, values)
   block = block_size(n // mesh.size, sizes, x, dtype) if platform == "cpu" else None
   return Population(*_train_many(params, x, y, values, opts=opts, axes=axes, mesh=mesh, block=block))
+
+
+def _place(mesh, n, axes, params, x, y, values):
+  """The inputs on the mesh's devices, wherever the caller put them (as :func:`jbp.train`, which takes
+  arrays on any device): the members split along the population axis when the devices divide ``n``
+  (else replicated, for the program pads them), the data and shared values replicated. An array
+  placed so already is not copied.
+  """
+  if mesh.size == 1:
+    return jax.device_put((params, x, y, values), mesh.devices.flat[0])
+  members = NamedSharding(mesh, P(_AXIS) if n % mesh.size == 0 else P())
+  rep = NamedSharding(mesh, P())
+  values = tuple(jax.device_put(v, members if a_ax == 0 else rep) for v, a_ax in zip(values, axes))
+  return jax.device_put(params, members), *jax.device_put((x, y), rep), values
 
 
 def _finish(params, losses, bad, steps, record_every):

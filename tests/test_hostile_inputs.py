@@ -9,11 +9,12 @@ The command-line cases run ``jbp.cli.main`` in this process; the signal cases se
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
 ``test_the_sweep_has_forty_distinct_cases``: there are 97, 59 on the command line (flags, data files,
 outputs, a missing matplotlib), 35 in the library (arrays, dtypes, shapes, counts past int32, params
-files) and 3 signals. Besides them, 1 library input that was once refused with a raw error or trained
-wrongly now works, giving the numbers of what it stands for (``ACCEPTED``, one test each).
+files) and 3 signals. Besides them, 2 library inputs that were once refused with a raw error or trained
+wrongly now work, each giving the numbers of what it stands for (``ACCEPTED``, one test each).
 """
 
 import functools
+import json
 import os
 import re
 import signal
@@ -348,7 +349,7 @@ def test_library(tmp_path, make, call, error, message):
 
 # Inputs once refused with a raw error (or worse) that now work: each gives the numbers of the input it
 # stands for.
-ACCEPTED = ["params as a list"]
+ACCEPTED = ["params as a list", "a population on another device"]
 
 
 def same(a, b):
@@ -372,6 +373,50 @@ def test_params_as_a_list_give_the_numbers_of_a_tuple():
   same(jbp.forward(as_list, EX.inputs), jbp.forward(EX.params, EX.inputs))
   same(jbp.loss(as_list, *data), jbp.loss(EX.params, *data))
   same(jbp.backprop(as_list, *data), jbp.backprop(EX.params, *data))
+
+
+ANOTHER_DEVICE = """
+import json, jax, jax.numpy as jnp, numpy as np, jbp
+jax.config.update("jax_enable_x64", True)
+ex = jbp.worked_example(jnp.float64)
+cpu0, cpu1 = jax.devices()
+on1 = lambda a: jax.device_put(a, cpu1)
+leaves = lambda r: jax.tree_util.tree_leaves((r.params, r.losses))
+out = {}
+for n in (4, 3):  # split evenly over the two devices, and padded
+  pop = jbp.init_many(jax.random.key(0), n, (2, 2, 2), dtype=jnp.float64)
+  kw = dict(steps=20, record_every=5)
+  want = jbp.train_many(pop, ex.inputs, ex.targets, learning_rate=0.5, devices=[cpu0], **kw)
+  runs = {
+      "params on cpu 1": lambda: jbp.train_many(on1(pop), ex.inputs, ex.targets, learning_rate=0.5, **kw),
+      "data on cpu 1": lambda: jbp.train_many(pop, on1(ex.inputs), on1(ex.targets), learning_rate=0.5, **kw),
+      "rates on cpu 1": lambda: jbp.train_many(pop, ex.inputs, ex.targets,
+                                               learning_rate=on1(jnp.full(n, 0.5)), **kw),
+      "params on cpu 1, devices=[cpu 0]": lambda: jbp.train_many(on1(pop), ex.inputs, ex.targets,
+                                                                 learning_rate=0.5, devices=[cpu0], **kw),
+  }
+  for name, run in runs.items():
+    got = run()
+    out[f"{n} members, {name}"] = dict(
+        devices=sorted(d.id for d in got.losses.sharding.device_set),
+        max_rel=max(float(np.max(np.abs(np.asarray(a) - b) / np.maximum(np.abs(b), 1.0)))
+                    for a, b in zip(leaves(got), map(np.asarray, leaves(want)))))
+print(json.dumps(out))
+"""
+
+
+def test_a_population_on_another_device_trains_as_on_the_default_one():
+  # jbp.train takes params on any device; train_many once failed inside shard_map for a population
+  # placed on a device other than the first.
+  env = dict(ENV, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+  proc = subprocess.run([sys.executable, "-c", ANOTHER_DEVICE], env=env, capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr
+  out = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert len(out) == 8
+  for name, r in out.items():
+    assert r["max_rel"] <= 1e-12, (name, r)  # float64; members never interact
+    assert r["devices"] == ([0] if "devices=" in name else [0, 1]), (name, r)  # where `devices` says
 
 
 # --- signals --------------------------------------------------------------------------------------------
@@ -433,5 +478,5 @@ def test_the_sweep_has_forty_distinct_cases():
     assert len(ids) == len(set(ids))
   assert len(ACCEPTED) == len(set(ACCEPTED))
   # the counts the module's docstring states
-  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 35, 3, 1)
+  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 35, 3, 2)
   assert len(cli) + len(library) + len(signals) >= 40
