@@ -262,29 +262,52 @@ def _layer_names(path, files):
   return names
 
 
+NPZ = "path: expected a .npz file of arrays saved by jbp.save_params or numpy.savez"
+
+
+def _not_npz(path, why) -> ValueError:
+  return ValueError(f"{NPZ}, got {path}, {why}")
+
+
+def _check_zip(path):
+  """Raises ValueError unless ``path`` is a file that starts as a zip archive (an ``.npz`` is one)."""
+  try:
+    with open(path, "rb") as f:
+      start = f.read(4)
+  except OSError as e:
+    raise _not_npz(path, f"which cannot be read ({e.strerror or e})") from None
+  if start == b"\x93NUM":
+    raise _not_npz(path, "which holds one array (.npy), not named arrays w1, b1, ...")
+  if start not in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip's first entry, or an empty zip
+    raise _not_npz(path, "which is empty" if not start else "which is not a zip archive, as an .npz is")
+
+
 def load_params(path, dtype=None):
   """Params saved by :func:`save_params`, read with ``allow_pickle=False``.
 
   Args:
-    path: an ``.npz`` file of arrays ``w1, b1, w2, b2, ...`` (files of jbp 0.1.0,
-      ``w0, b0, ...``, load too).
+    path: an ``.npz`` file (a ``str`` or ``os.PathLike``) of arrays ``w1, b1, w2,
+      b2, ...`` (files of jbp 0.1.0, ``w0, b0, ...``, load too), in either byte
+      order (big-endian arrays are read as the same numbers in the machine's order).
     dtype: ``None`` keeps the file's dtype, which must then be one for every
       array; a float64 file needs 64-bit mode, never silently becoming float32.
       Or a floating dtype to convert every array to, e.g. ``jnp.float32``.
 
   Nothing in the file is unpickled: an ``.npz`` of anything but numeric arrays
-  named ``w0, b0, w1, b1, ...`` is refused.
-
-  Args:
-    path: the ``.npz`` file (a ``str`` or ``os.PathLike``).
+  named ``w0, b0, w1, b1, ...`` is refused, and a file that is no zip archive
+  never reaches NumPy's reader.
 
   Returns:
     a tuple of :class:`jbp.Layer` of JAX arrays; a population keeps its leading axes.
 
   Raises:
-    ValueError: a file that is not an ``.npz`` of such arrays, arrays that are not
-      floating point, mixed dtypes (with ``dtype=None``), float64 with 64-bit mode
-      off, or shapes that do not chain; the message names the file.
+    ValueError: ``path: expected a .npz file of arrays saved by jbp.save_params or
+      numpy.savez, got ...`` for a file that cannot be read or is not an ``.npz``
+      (empty, a ``.npy``, random bytes, a damaged zip); ``params: expected ...``
+      for one whose arrays are not those of params: missing or extra names,
+      arrays that are not floating point (pickled objects included), mixed
+      dtypes (with ``dtype=None``), float64 with 64-bit mode off, or shapes that
+      do not chain. Every message names the file.
 
   >>> import os, tempfile, jax, jax.numpy as jnp, jbp
   >>> path = os.path.join(tempfile.mkdtemp(), "params.npz")
@@ -297,24 +320,28 @@ def load_params(path, dtype=None):
   >>> jbp.load_params(path, dtype=jnp.float32)[0].w.dtype
   dtype('float32')
   """
-  # np.load raises many kinds of error on a file that is not an .npz of plain arrays (EOFError on an
-  # empty file, BadZipFile on a truncated one, ValueError on pickled data): each becomes one ValueError
-  # that names the file.
+  # Only a zip archive reaches np.load: anything else would be tried as a pickle (refused, with
+  # NumPy's advice to load it "unsafely"). np.load raises many kinds of error on a zip that is not an
+  # .npz of plain arrays (BadZipFile on a truncated one, ValueError on a pickled member): each becomes
+  # one ValueError that names the file.
+  _check_zip(path)
   try:
     z = np.load(path, allow_pickle=False)
   except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-    raise ValueError(f"params: expected an .npz file of arrays, got {path}, which cannot be read as one "
-                     f"({e})") from None
-  if not isinstance(z, np.lib.npyio.NpzFile):
-    raise ValueError(f"params: expected an .npz file of arrays w1, b1, ..., got {path}, which holds one "
-                     f"array (.npy)")
+    raise _not_npz(path, f"which cannot be read as one ({e})") from None
   with z:
     names = _layer_names(path, z.files)
-    try:
-      arrays = {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-      raise ValueError(f"params: expected an .npz file of arrays, got {path}, which cannot be read ({e})"
-                       ) from None
+    arrays = {}
+    for k in z.files:
+      try:
+        arrays[k] = z[k]
+      except ValueError as e:
+        if "pickle" in str(e):  # an object array: never unpickled, and NumPy's advice is not repeated
+          raise ValueError(f"params: expected floating-point arrays (float16, float32 or float64), got "
+                           f"pickled Python objects ({k}) in {path}, which are never unpickled") from None
+        raise _not_npz(path, f"which cannot be read ({k}: {e})") from None
+      except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise _not_npz(path, f"which cannot be read ({k}: {e})") from None
   ordered = [k for pair in names for k in pair]
   for k in ordered:  # a zip member that is not an .npy array comes back as raw bytes
     a = arrays[k]
@@ -322,6 +349,8 @@ def load_params(path, dtype=None):
       got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
       raise ValueError(f"params: expected floating-point arrays (float16, float32 or float64), got {got} "
                        f"({k}) in {path}")
+    if not a.dtype.isnative:  # saved on a big-endian machine (or as '>f4'): the same numbers, in our order
+      arrays[k] = a.astype(a.dtype.newbyteorder("="))
   if dtype is None:
     first = arrays[ordered[0]].dtype
     other = next((k for k in ordered if arrays[k].dtype != first), None)
