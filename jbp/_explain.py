@@ -218,6 +218,21 @@ def check_explainable(sizes):
                      f"layers of at most {MAX_NEURONS} neurons; got sizes {tuple(sizes)}")
 
 
+def check_concrete(params, x, y, learning_rate):
+  """Raises TypeError for a traced argument: explain reads every number on the host, and a tracer has none.
+
+  Under ``jax.jit``, ``jax.vmap`` or ``jax.grad`` the arguments are tracers;
+  this says so before anything reads them.
+  """
+  leaves = [((i, part), leaf) for i, layer in enumerate(params) for part, leaf in zip("wb", layer)]
+  for name, value in leaves + [("x", x), ("y", y), ("learning_rate", learning_rate)]:
+    if not _checks.is_concrete(value):
+      name = name if isinstance(name, str) else f"params[{name[0]}].{name[1]}"
+      raise TypeError(f"{name}: expected a concrete value, got a traced value of shape {tuple(value.shape)} "
+                      f"({value.dtype}): explain runs eagerly and reads every number, so call it outside "
+                      f"jax.jit, jax.vmap and jax.grad")
+
+
 def _floats(a):
   return tuple(float(v) for v in np.asarray(a, dtype=np.float64).ravel())
 
@@ -288,8 +303,9 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
       that do not fit the network, a learning rate that is not positive, an
       unknown ``update``, ``activation``, ``names`` or ``trainable``, or
       ``names="worked"`` for another network than the worked example's shape.
-    TypeError: ``params`` not a tuple of :class:`jbp.Layer` of floating arrays, or
-      ``x``, ``y`` or ``learning_rate`` not numbers.
+    TypeError: ``params`` not a tuple of :class:`jbp.Layer` of floating arrays,
+      ``x``, ``y`` or ``learning_rate`` not numbers, or any of them traced
+      (explain runs eagerly: call it outside ``jax.jit``, ``jax.vmap`` and ``jax.grad``).
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -299,6 +315,7 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   """
   sizes = _checks.check_params(params)
   params = tuple(params)  # a list of layers too
+  check_concrete(params, x, y, learning_rate)
   batch = _checks.check_data(x, y, sizes)
   _checks.check_choice("update", update, UPDATES)
   _checks.check_learning_rate(learning_rate)

@@ -7,10 +7,11 @@ be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., 
 
 The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
-``test_the_sweep_has_forty_distinct_cases``: there are 99, 59 on the command line (flags, data files,
-outputs, a missing matplotlib), 37 in the library (arrays, dtypes, shapes, counts past int32, params
-files) and 3 signals. Besides them, 3 library inputs that were once refused with a raw error or trained
-wrongly now work, each giving the numbers of what it stands for (``ACCEPTED``, one test each).
+``test_the_sweep_has_forty_distinct_cases``: there are 101, 59 on the command line (flags, data files,
+outputs, a missing matplotlib), 39 in the library (arrays, dtypes, shapes, counts past int32, traced
+values, params files) and 3 signals. Besides them, 3 library inputs that were once refused with a raw
+error or trained wrongly now work, each giving the numbers of what it stands for (``ACCEPTED``, one test
+each).
 """
 
 import functools
@@ -252,6 +253,8 @@ def x64(call):
 INT32_MAX = 2**31 - 1
 NOT_NPZ = (r"^(?!.*allow_pickle)path: expected a \.npz file of arrays saved by jbp\.save_params or "
            r"numpy\.savez, got ")
+CONCRETE = (r": explain runs eagerly and reads every number, so call it outside jax\.jit, jax\.vmap and "
+            r"jax\.grad")  # under jit, JAX appends a note on its filtered traceback
 train = functools.partial(jbp.train, EX.params, EX.inputs, EX.targets)
 
 NO_FILE = None
@@ -349,6 +352,16 @@ LIB_CASES = [
     ("train_many steps bool", NO_FILE,
      lambda _: jbp.train_many(POP, EX.inputs, EX.targets, steps=True, learning_rate=0.5), TypeError,
      r"^steps: expected an integer >= 1, got bool True$"),
+    # explain reads every number: traced arguments are named before anything reads them
+    ("explain under jit", NO_FILE,
+     lambda _: jax.jit(lambda p: jbp.explain(p, EX.inputs, EX.targets, learning_rate=0.5))(EX.params),
+     TypeError,
+     r"^params\[0\]\.w: expected a concrete value, got a traced value of shape \(2, 2\) \(float32\)"
+     + CONCRETE),
+    ("explain under vmap", NO_FILE,
+     lambda _: jax.vmap(lambda x: jbp.explain(EX.params, x, EX.targets, learning_rate=0.5))(
+         jnp.stack([EX.inputs, EX.inputs])),
+     TypeError, r"^x: expected a concrete value, got a traced value of shape \(2,\) \(float32\)" + CONCRETE),
 ]
 
 
@@ -517,5 +530,5 @@ def test_the_sweep_has_forty_distinct_cases():
     assert len(ids) == len(set(ids))
   assert len(ACCEPTED) == len(set(ACCEPTED))
   # the counts the module's docstring states
-  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 37, 3, 3)
+  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 39, 3, 3)
   assert len(cli) + len(library) + len(signals) >= 40
