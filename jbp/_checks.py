@@ -12,6 +12,7 @@ it passes through, and a NaN in it flows through the computation as NaN.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -84,11 +85,55 @@ def check_record_every(record_every, steps: int) -> int:
   return record_every
 
 
-def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=()):
-  """A finite, positive learning rate of the given shape (checked when concrete)."""
+@functools.lru_cache(maxsize=None)
+def _positive_range(dtype) -> tuple:
+  """``(smallest, largest)`` positive numbers of a floating ``dtype``, as Python floats."""
+  info = jnp.finfo(dtype)
+  return float(info.smallest_subnormal), float(info.max)
+
+
+def check_in_dtype(name: str, value, dtype, *, positive: bool = True):
+  """Raises ValueError if a concrete ``value`` becomes an infinity (or, if ``positive``, zero) in ``dtype``.
+
+  A hyperparameter reaches the compiled program in the params' dtype: ``1e39`` is
+  an infinity in float32, ``1e-50`` is zero. Values inside the dtype's range are
+  accepted with two comparisons; only the others are converted to look closer.
+
+  >>> check_in_dtype("learning_rate", 1e39, jnp.float32)
+  Traceback (most recent call last):
+  ...
+  ValueError: learning_rate: expected a positive number finite in float32, got 1e+39
+  """
+  if dtype is None or not is_concrete(value):
+    return
+  smallest, largest = _positive_range(np.dtype(dtype))
+  a = np.abs(np.asarray(value, np.float64))
+  if np.all(a <= largest) and (not positive or np.all(a >= smallest)):
+    return
+  with np.errstate(over="ignore", under="ignore"):
+    cast = np.asarray(value, np.float64).astype(dtype).astype(np.float64)
+  bad = ~np.isfinite(cast) | ((cast <= 0) if positive else False)
+  if bad.any():
+    at = tuple(int(i) for i in np.argwhere(bad)[0])
+    first = float(np.asarray(value, np.float64)[at])
+    where = f" (at index {at})" if at else ""
+    what = "a positive number" if positive else "a number"
+    raise ValueError(f"{name}: expected {what} finite in {np.dtype(dtype).name}, got {first!r}{where}")
+
+
+def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=(), dtype=None):
+  """A finite, positive learning rate of the given shape (checked when concrete).
+
+  With ``dtype`` (the params'), the rate must also be a positive finite number
+  in that dtype, as the compiled program sees it (see :func:`check_in_dtype`).
+  """
   if type(learning_rate) is float and shape == ():  # the common case, without NumPy's machinery
     if not 0.0 < learning_rate < math.inf:
       raise ValueError(f"{name}: expected a positive finite number, got {learning_rate!r}")
+    if dtype is not None:
+      smallest, largest = _positive_range(dtype)
+      if not smallest <= learning_rate <= largest:
+        check_in_dtype(name, learning_rate, dtype)
     return learning_rate
   if learning_rate is None:
     raise ValueError(f"{name}: expected a positive finite number, got None")
@@ -108,6 +153,7 @@ def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=())
       first = float(arr[bad].flat[0])
       where = "" if arr.ndim == 0 else f" (at index {tuple(int(i) for i in np.argwhere(bad)[0])})"
       raise ValueError(f"{name}: expected a positive finite number, got {first!r}{where}")
+    check_in_dtype(name, arr, dtype)
   return learning_rate
 
 

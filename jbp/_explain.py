@@ -318,7 +318,8 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   check_concrete(params, x, y, learning_rate)
   batch = _checks.check_data(x, y, sizes)
   _checks.check_choice("update", update, UPDATES)
-  _checks.check_learning_rate(learning_rate)
+  dtype = jnp.result_type(params[0].w)
+  _checks.check_learning_rate(learning_rate, dtype=dtype)
   act = resolve_activation(activation)
   mask = trainable_mask(params, trainable)
   check_explainable(sizes)
@@ -334,7 +335,6 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
                      f"layer; got sizes {sizes}")
   nm = _names(sizes, shared, names)
 
-  dtype = jnp.result_type(params[0].w)
   x2 = jnp.atleast_2d(jnp.asarray(x, dtype))
   y2 = jnp.atleast_2d(jnp.asarray(y, dtype))
   lr = jnp.asarray(learning_rate, dtype)

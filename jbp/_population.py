@@ -306,7 +306,8 @@ def sweep(params, x, y, *, learning_rates, steps, **kwargs) -> Population:
 
   Raises:
     TypeError, ValueError: a bad argument (as in :func:`train_many`), or
-      ``learning_rates`` not a 1-d array of positive finite rates, named.
+      ``learning_rates`` not a 1-d array of positive rates finite in the params'
+      dtype, named.
 
   >>> import jax, jbp
   >>> ex = jbp.worked_example()
@@ -321,11 +322,11 @@ def sweep(params, x, y, *, learning_rates, steps, **kwargs) -> Population:
   if shape is None or len(shape) != 1 or shape[0] < 1:
     raise ValueError(f"learning_rates: expected a 1-d array of m >= 1 positive rates, got "
                      f"{'None' if shape is None else f'shape {shape}'}")
-  _checks.check_learning_rate(learning_rates, name="learning_rates", shape=shape)
+  dtype = jnp.result_type(params[0].w)
+  _checks.check_learning_rate(learning_rates, name="learning_rates", shape=shape, dtype=dtype)
   m = shape[0]
   if "learning_rate" in kwargs:
     raise TypeError("learning_rate: not an argument of sweep; pass learning_rates=[...]")
-  dtype = jnp.result_type(params[0].w)
   grid = jax.tree_util.tree_map(lambda a: jnp.repeat(jnp.asarray(a), m, axis=0), tuple(params))
   grid = tuple(Layer(*l) for l in grid)
   lrs = jnp.tile(jnp.asarray(learning_rates, dtype), n)

@@ -7,11 +7,11 @@ be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., 
 
 The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
-``test_the_sweep_has_forty_distinct_cases``: there are 101, 59 on the command line (flags, data files,
-outputs, a missing matplotlib), 39 in the library (arrays, dtypes, shapes, counts past int32, traced
-values, params files) and 3 signals. Besides them, 3 library inputs that were once refused with a raw
-error or trained wrongly now work, each giving the numbers of what it stands for (``ACCEPTED``, one test
-each).
+``test_the_sweep_has_forty_distinct_cases``: there are 105, 59 on the command line (flags, data files,
+outputs, a missing matplotlib), 43 in the library (arrays, dtypes, shapes, counts past int32, learning
+rates past the dtype, traced values, params files) and 3 signals. Besides them, 3 library inputs that
+were once refused with a raw error or trained wrongly now work, each giving the numbers of what it
+stands for (``ACCEPTED``, one test each).
 """
 
 import functools
@@ -26,6 +26,7 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from cli_support import ENV, error_line, run_cli, snapshot
 
@@ -362,6 +363,17 @@ LIB_CASES = [
      lambda _: jax.vmap(lambda x: jbp.explain(EX.params, x, EX.targets, learning_rate=0.5))(
          jnp.stack([EX.inputs, EX.inputs])),
      TypeError, r"^x: expected a concrete value, got a traced value of shape \(2,\) \(float32\)" + CONCRETE),
+    # hyperparameters that are no longer positive finite numbers in the params' dtype
+    ("learning rate past float32", NO_FILE, lambda _: train(steps=1, learning_rate=1e39), ValueError,
+     r"^learning_rate: expected a positive number finite in float32, got 1e\+39$"),
+    ("learning rate zero in float32", NO_FILE, lambda _: train(steps=1, learning_rate=1e-50), ValueError,
+     r"^learning_rate: expected a positive number finite in float32, got 1e-50$"),
+    ("adam learning rate past float32", NO_FILE,
+     lambda _: train(steps=1, optimizer=jbp.Optimizer(optax.adam, learning_rate=1e39)), ValueError,
+     r"^learning_rate: expected a number finite in float32, got 1e\+39$"),
+    ("sweep rate past float32", NO_FILE,
+     lambda _: jbp.sweep(POP, EX.inputs, EX.targets, learning_rates=[0.5, 1e39], steps=1), ValueError,
+     r"^learning_rates: expected a positive number finite in float32, got 1e\+39 \(at index \(1,\)\)$"),
 ]
 
 
@@ -530,5 +542,5 @@ def test_the_sweep_has_forty_distinct_cases():
     assert len(ids) == len(set(ids))
   assert len(ACCEPTED) == len(set(ACCEPTED))
   # the counts the module's docstring states
-  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 39, 3, 3)
+  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 43, 3, 3)
   assert len(cli) + len(library) + len(signals) >= 40
