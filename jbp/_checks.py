@@ -5,9 +5,9 @@ is known statically (shapes, dtypes, Python values). Values that may be traced
 (a learning rate under ``jax.vmap``, say) are checked only when they are concrete.
 Messages name the argument, say what was expected and what was given.
 
-Data (``x`` and ``y``) must be finite. That is checked with NumPy on host data
-only: a traced value under ``jit``/``vmap``/``grad`` has no value to look at, so
-it passes through, and a NaN in it flows through the computation as NaN.
+Data (``x`` and ``y``) and params must be finite. That is checked with NumPy on
+host values only: a traced value under ``jit``/``vmap``/``grad`` has no value to
+look at, so it passes through, and a NaN in it flows through the computation as NaN.
 """
 
 from __future__ import annotations
@@ -191,6 +191,31 @@ def check_array(name: str, value):
   return _shape_dtype(name, value)[0]
 
 
+def _host(value):
+  """``value`` as a NumPy array of floats, if it is one whose values this process can read; else None.
+
+  A tracer (under ``jit``, ``vmap`` or ``grad``) has no value yet, nor has a global
+  array that this process cannot read whole (several hosts); integers are finite.
+  """
+  if not is_concrete(value):
+    return None
+  # Every array is fully addressable in one process; asking costs more than asking how many processes.
+  if isinstance(value, jax.Array) and jax.process_count() > 1 and not value.is_fully_addressable:
+    return None
+  a = np.asarray(value)
+  return a if is_floating(a.dtype) else None
+
+
+def _all_finite(a) -> bool:
+  # A few values (the worked example's) are checked faster one by one than by NumPy's machinery.
+  return all(map(math.isfinite, a.ravel().tolist())) if a.size <= 64 else bool(np.isfinite(a).all())
+
+
+def _non_finite(name: str, a, bad, expected="finite numbers") -> ValueError:
+  at = tuple(int(i) for i in np.argwhere(bad)[0])
+  return ValueError(f"{name}: expected {expected}, got {float(a[at])!r} at index {at}")
+
+
 def check_finite(name: str, value):
   """Raises ValueError if ``value`` holds NaN or an infinity; host data only.
 
@@ -202,16 +227,45 @@ def check_finite(name: str, value):
   ...
   ValueError: x: expected finite numbers, got nan at index (1,)
   """
-  if not is_concrete(value) or (isinstance(value, jax.Array) and not value.is_fully_addressable):
+  a = _host(value)
+  if a is not None and not _all_finite(a):
+    raise _non_finite(name, a, ~np.isfinite(a))
+
+
+def check_finite_params(params, *, name: str = "params", leading=()):
+  """Raises ValueError naming the first leaf of ``params`` that holds NaN or an infinity; host values only.
+
+  One check a leaf; a traced leaf passes, as in :func:`check_finite`. In a
+  population (``leading`` axes), a member that is NaN in every leaf passes: that
+  is how :func:`jbp.train_many` returns a diverged member, and training it again
+  marks it diverged again.
+
+  >>> import jbp
+  >>> p = jbp.worked_example().params
+  >>> check_finite_params((jbp.Layer(p[0].w.at[1, 0].set(float("nan")), p[0].b), p[1]))
+  Traceback (most recent call last):
+  ...
+  ValueError: params[0].w: expected finite numbers, got nan at index (1, 0)
+  """
+  host = [_host(leaf) for layer in params for leaf in layer]  # w, b of layer 0, then of layer 1, ...
+  if all(a is None or _all_finite(a) for a in host):
     return
-  a = np.asarray(value)
-  if not is_floating(a.dtype):
+  names = [f"{name}[{i}].{part}" for i in range(len(params)) for part in "wb"]  # only for an error
+  bad = [(n, a) for n, a in zip(names, host) if a is not None and not _all_finite(a)]
+  if not leading:
+    n, a = bad[0]
+    raise _non_finite(n, a, ~np.isfinite(a))
+  if any(a is None for a in host):  # a traced leaf: whether a member diverged cannot be told
     return
-  # A few values (the worked example's) are checked faster one by one than by NumPy's machinery.
-  finite = all(map(math.isfinite, a.ravel().tolist())) if a.size <= 64 else np.isfinite(a).all()
-  if not finite:
-    at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-    raise ValueError(f"{name}: expected finite numbers, got {float(a[at])!r} at index {at}")
+  k = len(leading)
+  diverged = np.ones(leading, bool)  # members that are NaN in every leaf
+  for a in host:
+    diverged &= np.isnan(a).reshape(tuple(leading) + (-1,)).all(-1)
+  for n, a in bad:
+    wrong = ~np.isfinite(a) & ~diverged.reshape(diverged.shape + (1,) * (a.ndim - k))
+    if wrong.any():
+      raise _non_finite(n, a, wrong, "finite numbers (or a member NaN in every leaf, as train_many returns "
+                                     "a diverged one)")
 
 
 def check_data_array(name: str, value):
@@ -246,10 +300,12 @@ def check_data(x, y, sizes, *, batched_ok: bool = True):
   return batch
 
 
-def check_params(params, *, name: str = "params", leading=()):
-  """Checks a tuple of Layer(w, b) whose shapes chain; returns the layer sizes.
+def check_params(params, *, name: str = "params", leading=(), finite: bool = True):
+  """Checks a tuple (or list) of Layer(w, b) whose shapes chain; returns the layer sizes.
 
   ``leading`` is a tuple of leading (population) axes every leaf must carry.
+  ``finite``: also refuse NaN and infinities in concrete leaves (:func:`check_finite_params`);
+  False where only the shapes matter.
   Returns sizes such as (2, 2, 2) for the worked example.
   """
   if not isinstance(params, (tuple, list)) or len(params) == 0:
@@ -286,4 +342,6 @@ def check_params(params, *, name: str = "params", leading=()):
         dtype = dt
       elif dt != dtype:
         raise TypeError(f"{name}[{i}].{part}: expected every leaf to have dtype {dtype}, got {dt}")
+  if finite:
+    check_finite_params(params, name=name, leading=leading)
   return tuple(sizes)

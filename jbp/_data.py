@@ -295,7 +295,7 @@ def load_params(path, dtype=None):
 
   Nothing in the file is unpickled: an ``.npz`` of anything but numeric arrays
   named ``w0, b0, w1, b1, ...`` is refused, and a file that is no zip archive
-  never reaches NumPy's reader.
+  never reaches NumPy's reader. NaN passes (a population's diverged members).
 
   Returns:
     a tuple of :class:`jbp.Layer` of JAX arrays; a population keeps its leading axes.
@@ -365,8 +365,8 @@ def load_params(path, dtype=None):
   else:
     dt = _checks.check_dtype(dtype)
   params = tuple(Layer(jnp.asarray(arrays[w], dt), jnp.asarray(arrays[b], dt)) for w, b in names)
-  try:
-    _checks.check_params(params, leading=arrays[names[0][0]].shape[:-2])
+  try:  # NaN passes: a population's diverged members are NaN, and saved as they are
+    _checks.check_params(params, leading=arrays[names[0][0]].shape[:-2], finite=False)
   except (ValueError, TypeError) as e:
     raise ValueError(f"params: expected layers whose shapes chain in {path} (params[l] is saved as "
                      f"w{{l+1}}, b{{l+1}}), got {e}") from None

@@ -282,7 +282,7 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
 
   Args:
     params: a tuple (or list) of :class:`jbp.Layer`, at most 4 layers of at most
-      8 neurons.
+      8 neurons, finite values.
     x: shape ``(n_in,)`` or ``(batch, n_in)``, at most 16 examples.
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     learning_rate: a positive number (a Python ``float`` or a 0-d array).
@@ -300,8 +300,9 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
 
   Raises:
     ValueError: a network or batch too large to print, shapes of ``x`` or ``y``
-      that do not fit the network, a learning rate that is not positive, an
-      unknown ``update``, ``activation``, ``names`` or ``trainable``, or
+      that do not fit the network, NaN or an infinity in ``params``, ``x`` or
+      ``y``, a learning rate that is not a positive number finite in the params'
+      dtype, an unknown ``update``, ``activation``, ``names`` or ``trainable``, or
       ``names="worked"`` for another network than the worked example's shape.
     TypeError: ``params`` not a tuple of :class:`jbp.Layer` of floating arrays,
       ``x``, ``y`` or ``learning_rate`` not numbers, or any of them traced

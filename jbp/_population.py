@@ -111,7 +111,8 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     params: a population: a tuple (or list) of :class:`jbp.Layer` whose leaves all
       carry the same leading axis ``n >= 1`` (``w`` of shape ``(n, n_out, n_in)``,
       ``b`` of shape ``(n,)`` or ``(n, n_out)``), e.g. from :func:`jbp.init_many`,
-      on any device.
+      on any device. Finite, but for members NaN in every leaf (a diverged
+      member as ``train_many`` returns it, which is marked diverged again).
     x: shape ``(n_in,)`` or ``(batch, n_in)``, shared by every member (full batch).
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     steps: number of updates, an integer >= 1.
@@ -137,7 +138,9 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     ``(n, steps // record_every + 1)`` (``(n, 2)`` for ``record="final"``).
 
   Raises:
-    TypeError, ValueError: a bad argument, named, before anything is compiled.
+    TypeError, ValueError: a bad argument, named, before anything is compiled, as
+      :func:`jbp.train` raises it; a member of ``params`` with NaN or an infinity
+      in some leaves but not NaN in all.
 
   >>> import jax, jbp
   >>> ex = jbp.worked_example()

@@ -174,7 +174,7 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
   changing them does not recompile either.
 
   Args:
-    params: a tuple (or list) of :class:`jbp.Layer`, floating dtype.
+    params: a tuple (or list) of :class:`jbp.Layer`, floating dtype, finite values.
     x: shape ``(n_in,)`` or ``(batch, n_in)`` (the full batch every step).
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     steps: the number of updates, an integer >= 1.
@@ -209,7 +209,11 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
     error before training, ``losses[-1]`` after the last update).
 
   Raises:
-    TypeError, ValueError: a bad argument, named, before anything is compiled.
+    TypeError, ValueError: a bad argument, named, before anything is compiled: among
+      others, NaN or an infinity in concrete ``params``, ``x`` or ``y``, a
+      ``learning_rate`` that is not a positive number finite in the params' dtype,
+      or ``steps`` or ``record_every`` outside 1 to 2**31 - 1 (the compiled loop
+      counts in int32).
 
   >>> import jbp
   >>> ex = jbp.worked_example()

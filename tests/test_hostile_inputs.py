@@ -7,11 +7,11 @@ be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., 
 
 The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
-``test_the_sweep_has_forty_distinct_cases``: there are 105, 59 on the command line (flags, data files,
-outputs, a missing matplotlib), 43 in the library (arrays, dtypes, shapes, counts past int32, learning
-rates past the dtype, traced values, params files) and 3 signals. Besides them, 3 library inputs that
-were once refused with a raw error or trained wrongly now work, each giving the numbers of what it
-stands for (``ACCEPTED``, one test each).
+``test_the_sweep_has_forty_distinct_cases``: there are 113, 59 on the command line (flags, data files,
+outputs, a missing matplotlib), 51 in the library (arrays, dtypes, shapes, counts past int32, non-finite
+params, learning rates past the dtype, traced values, params files) and 3 signals. Besides them, 4
+library inputs that were once refused with a raw error or trained wrongly now work, each giving the
+numbers of what it stands for (``ACCEPTED``, one test each).
 """
 
 import functools
@@ -252,6 +252,10 @@ def x64(call):
 
 
 INT32_MAX = 2**31 - 1
+NAN_W = (jbp.Layer(EX.params[0].w.at[1, 0].set(jnp.nan), EX.params[0].b), EX.params[1])
+# Member 1 of the population has an infinity in one weight, and is not NaN elsewhere: not a diverged member.
+INF_POP = (jbp.Layer(POP[0].w.at[1, 0, 1].set(jnp.inf), POP[0].b), POP[1])
+NAN_PARAMS = r"^params\[0\]\.w: expected finite numbers, got nan at index \(1, 0\)$"
 NOT_NPZ = (r"^(?!.*allow_pickle)path: expected a \.npz file of arrays saved by jbp\.save_params or "
            r"numpy\.savez, got ")
 CONCRETE = (r": explain runs eagerly and reads every number, so call it outside jax\.jit, jax\.vmap and "
@@ -353,6 +357,27 @@ LIB_CASES = [
     ("train_many steps bool", NO_FILE,
      lambda _: jbp.train_many(POP, EX.inputs, EX.targets, steps=True, learning_rate=0.5), TypeError,
      r"^steps: expected an integer >= 1, got bool True$"),
+    # NaN or an infinity in params, refused as in data (where the values are known)
+    ("train params nan", NO_FILE,
+     lambda _: jbp.train(NAN_W, EX.inputs, EX.targets, steps=1, learning_rate=0.5), ValueError, NAN_PARAMS),
+    ("train_chunked params nan", NO_FILE,
+     lambda _: jbp.train_chunked(NAN_W, EX.inputs, EX.targets, steps=2, chunk_steps=1, learning_rate=0.5),
+     ValueError, NAN_PARAMS),
+    ("record_training params nan", NO_FILE,
+     lambda _: jbp.record_training(NAN_W, EX.inputs, EX.targets, steps=2, learning_rate=0.5), ValueError,
+     NAN_PARAMS),
+    ("explain params nan", NO_FILE, lambda _: jbp.explain(NAN_W, EX.inputs, EX.targets, learning_rate=0.5),
+     ValueError, NAN_PARAMS),
+    ("backprop params nan", NO_FILE, lambda _: jbp.backprop(NAN_W, EX.inputs, EX.targets), ValueError,
+     NAN_PARAMS),
+    ("loss params nan", NO_FILE, lambda _: jbp.loss(NAN_W, EX.inputs, EX.targets), ValueError, NAN_PARAMS),
+    ("train_many member with an infinity", NO_FILE,
+     lambda _: jbp.train_many(INF_POP, EX.inputs, EX.targets, steps=1, learning_rate=0.5), ValueError,
+     r"^params\[0\]\.w: expected finite numbers \(or a member NaN in every leaf, as train_many returns a "
+     r"diverged one\), got inf at index \(1, 0, 1\)$"),
+    ("sweep member with an infinity", NO_FILE,
+     lambda _: jbp.sweep(INF_POP, EX.inputs, EX.targets, learning_rates=[0.5, 1.0], steps=1), ValueError,
+     r"^params\[0\]\.w: expected finite numbers .*, got inf at index \(1, 0, 1\)$"),
     # explain reads every number: traced arguments are named before anything reads them
     ("explain under jit", NO_FILE,
      lambda _: jax.jit(lambda p: jbp.explain(p, EX.inputs, EX.targets, learning_rate=0.5))(EX.params),
@@ -389,7 +414,8 @@ def test_library(tmp_path, make, call, error, message):
 
 # Inputs once refused with a raw error (or worse) that now work: each gives the numbers of the input it
 # stands for.
-ACCEPTED = ["params as a list", "a population on another device", "a big-endian params file"]
+ACCEPTED = ["params as a list", "a population on another device", "a big-endian params file",
+            "non-finite params where traced, or as a diverged member"]
 
 
 def same(a, b):
@@ -483,6 +509,29 @@ def test_a_big_endian_params_file_loads_as_the_same_numbers(tmp_path):
     same(jbp.load_params(tmp_path / "big64.npz"), F64)
 
 
+def test_non_finite_params_pass_where_traced_or_as_a_diverged_member():
+  # Under jit and vmap the params have no values to look at: NaN flows through as NaN, as in data.
+  _, losses = jax.jit(lambda p: jbp.train(p, EX.inputs, EX.targets, steps=2, learning_rate=0.5))(NAN_W)
+  assert bool(jnp.isnan(losses).all())
+  ws = jnp.stack([EX.params[0].w, NAN_W[0].w])
+  E = jax.vmap(lambda w: jbp.loss((jbp.Layer(w, EX.params[0].b), EX.params[1]), EX.inputs, EX.targets))(ws)
+  assert bool(jnp.isfinite(E[0])) and bool(jnp.isnan(E[1]))
+  # train_many returns a diverged member NaN in every leaf; trained again, it is marked diverged again.
+  diverged = jax.tree_util.tree_map(lambda a: a.at[1].set(jnp.nan), POP)
+  res = jbp.train_many(diverged, EX.inputs, EX.targets, steps=2, learning_rate=0.5)
+  assert res.diverged.tolist() == [False, True] and res.diverged_step.tolist() == [-1, 0]
+  ok = jbp.train_many(POP, EX.inputs, EX.targets, steps=2, learning_rate=0.5)
+  np.testing.assert_allclose(res.losses[0], ok.losses[0], rtol=1e-6)
+  # forward shows the outputs of a run that diverged, as the command line prints them.
+  assert bool(jnp.isnan(jbp.forward(NAN_W, EX.inputs)).all())
+  # record_training goes on after a divergence, as one call of train does.
+  kw = dict(steps=20, record_every=2, learning_rate=1e30, activation="identity")
+  run = jbp.record_training(EX.params, EX.inputs, EX.targets, **kw)
+  _, losses = jbp.train(EX.params, EX.inputs, EX.targets, **kw)
+  assert np.isnan(run.losses[-1])
+  np.testing.assert_array_equal(run.losses, losses)
+
+
 # --- signals --------------------------------------------------------------------------------------------
 
 
@@ -542,5 +591,5 @@ def test_the_sweep_has_forty_distinct_cases():
     assert len(ids) == len(set(ids))
   assert len(ACCEPTED) == len(set(ACCEPTED))
   # the counts the module's docstring states
-  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 43, 3, 3)
+  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 51, 3, 4)
   assert len(cli) + len(library) + len(signals) >= 40
