@@ -15,6 +15,7 @@ worked example's w1..w4 and b1), ``w2, b2`` hold ``params[1]``, and so on.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -45,6 +46,67 @@ def _columns(name, value):
   return value
 
 
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A number as a CSV file writes it: ASCII digits, an optional sign, point and exponent."""
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def _shown(text, most=40):
+  """A cell as a message quotes it: whole, or its start and its length."""
+  return repr(text) if len(text) <= most else f"{text[:most]!r}... ({len(text)} characters)"
+
+
+def _rows(path, text):
+  """The records of a CSV text; a ``csv.Error`` becomes a ValueError that says what and where."""
+  reader = csv.reader(io.StringIO(text))
+  rows, line = [], 0  # line: the last line of the last record read
+  try:
+    for row in reader:
+      rows.append(row)
+      line = reader.line_num
+  except csv.Error as e:
+    limit = csv.field_size_limit()
+    long = _long_field(text, line, limit)
+    if long is not None:
+      k, length = long
+      where = f"column {rows[0][k].strip()!r}" if rows and k < len(rows[0]) and line else f"field {k + 1}"
+      raise ValueError(f"data: expected fields of at most {limit} characters in {path} line {line + 1}, "
+                       f"{where}, got one of {length}") from None
+    raise ValueError(f"data: expected a UTF-8 CSV file, got {path}, which is not one (line "
+                     f"{reader.line_num}: {e})") from None
+  return rows
+
+
+def _long_field(text, lines_before, limit):
+  """``(index, length)`` of the first field longer than ``limit`` in the record that starts after
+  ``lines_before`` lines of ``text``, as ``csv.reader`` (the excel dialect) splits it; else None."""
+  at = 0
+  for _ in range(lines_before):
+    at = text.find("\n", at) + 1
+    if at == 0:
+      return None
+  k, n, quoted, start = 0, 0, False, True
+  while at < len(text):
+    ch = text[at]
+    if quoted and ch == '"' and text.startswith('"', at + 1):  # a doubled quote: one character
+      n, at = n + 1, at + 1
+    elif quoted and ch == '"':
+      quoted = False
+    elif quoted or (ch not in ',"\r\n' or (ch == '"' and not start)):
+      n += 1
+    elif ch == '"':
+      quoted = True
+    else:  # the end of a field: a comma, or the end of the record
+      if n > limit:
+        return k, n
+      if ch != ",":
+        return None
+      k, n = k + 1, 0
+    start = ch == "," and not quoted
+    at += 1
+  return (k, n) if n > limit else None
+
+
 def load_csv(path, inputs, targets):
   """Inputs and targets from a CSV file with a header row.
 
@@ -59,10 +121,13 @@ def load_csv(path, inputs, targets):
     ``(rows, len(targets))``, in the order the columns are named.
 
   Raises:
-    ValueError: an unreadable or empty file, an unknown or repeated column, a
-      row of the wrong length, a missing value, text or a non-finite number where
-      a number belongs; the message names the file, line and column. (The library
-      refuses non-finite ``x`` and ``y`` too, for data that does not come from a file.)
+    ValueError: an unreadable or empty file, an unknown or repeated column (in
+      the arguments, or a column named twice in the header), a row of the wrong
+      length, a field longer than ``csv.field_size_limit()`` characters, a
+      missing value, text or a non-finite number where a number belongs (a
+      number is ASCII decimal: ``1_000`` and digits of other scripts are text);
+      the message names the file, line and column. (The library refuses
+      non-finite ``x`` and ``y`` too, for data that does not come from a file.)
 
   >>> import os, tempfile, jbp
   >>> path = os.path.join(tempfile.mkdtemp(), "and.csv")
@@ -78,11 +143,12 @@ def load_csv(path, inputs, targets):
     raise ValueError(f"targets: expected columns other than the inputs, got {sorted(both)} in both")
   try:
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: a leading BOM (spreadsheets) is dropped
-      rows = list(csv.reader(f))
+      text = f.read()
   except OSError as e:
     raise ValueError(f"data: expected a readable CSV file, got {path}: {e.strerror or e}") from None
-  except (UnicodeDecodeError, csv.Error) as e:
+  except UnicodeDecodeError as e:
     raise ValueError(f"data: expected a UTF-8 CSV file, got {path}, which is not one ({e})") from None
+  rows = _rows(path, text)
   if not rows:
     raise ValueError(f"data: expected a header row naming the columns, got an empty file {path}")
   header = [h.strip() for h in rows[0]]
@@ -91,6 +157,11 @@ def load_csv(path, inputs, targets):
     if missing:
       raise ValueError(f"{name}: expected columns of {path} ({', '.join(map(repr, header))}), got "
                        f"{', '.join(map(repr, missing))}, which it lacks")
+    twice = next((c for c in cols if header.count(c) > 1), None)
+    if twice is not None:  # which of them is meant cannot be told
+      at = [str(k + 1) for k, h in enumerate(header) if h == twice]
+      raise ValueError(f"data: expected each column named once in the header of {path}, got {twice!r} as "
+                       f"columns {', '.join(at[:-1])} and {at[-1]}")
   body = [(n, r) for n, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
   if not body:
     raise ValueError(f"data: expected rows of data below the header of {path}, got none")
@@ -104,15 +175,18 @@ def load_csv(path, inputs, targets):
     for out, cols in ((x, inputs), (y, targets)):
       for k, c in enumerate(cols):
         text = row[index[c]].strip()
-        try:
-          v = float(text)
-        except ValueError:
-          got = repr(text) if text else "an empty cell"
-          raise ValueError(f"data: expected a number in {path} line {line}, column {c!r}, got {got}"
-                           ) from None
-        if not math.isfinite(v):
+        # float() takes more than numbers as a file writes them ('1_000', Arabic-Indic and full-width
+        # digits): a cell must be ASCII decimal first.
+        if not _NUMBER.fullmatch(text):
+          if _NON_FINITE.fullmatch(text):
+            raise ValueError(f"data: expected a finite number in {path} line {line}, column {c!r}, "
+                             f"got {_shown(text)}")
+          got = _shown(text) if text else "an empty cell"
+          raise ValueError(f"data: expected a number in {path} line {line}, column {c!r}, got {got}")
+        v = float(text)
+        if not math.isfinite(v):  # past the float64 range, e.g. 1e999
           raise ValueError(f"data: expected a finite number in {path} line {line}, column {c!r}, "
-                           f"got {text!r}")
+                           f"got {_shown(text)}")
         out[r, k] = v
   return x, y
 

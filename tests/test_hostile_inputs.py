@@ -7,10 +7,10 @@ be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., 
 
 The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
-``test_the_sweep_has_forty_distinct_cases``: there are 113, 59 on the command line (flags, data files,
-outputs, a missing matplotlib), 51 in the library (arrays, dtypes, shapes, counts past int32, non-finite
-params, learning rates past the dtype, traced values, params files) and 3 signals. Besides them, 4
-library inputs that were once refused with a raw error or trained wrongly now work, each giving the
+``test_the_sweep_has_forty_distinct_cases``: there are 118, 59 on the command line (flags, data files,
+outputs, a missing matplotlib), 56 in the library (arrays, dtypes, shapes, counts past int32, non-finite
+params, learning rates past the dtype, traced values, params and CSV files) and 3 signals. Besides them,
+4 library inputs that were once refused with a raw error or trained wrongly now work, each giving the
 numbers of what it stands for (``ACCEPTED``, one test each).
 """
 
@@ -231,7 +231,7 @@ def truncated(folder):
 
 def text(name, content):
   def make(folder):
-    (folder / name).write_text(content)
+    (folder / name).write_text(content, encoding="utf-8")
     return str(folder / name)
   return make
 
@@ -261,6 +261,7 @@ NOT_NPZ = (r"^(?!.*allow_pickle)path: expected a \.npz file of arrays saved by j
 CONCRETE = (r": explain runs eagerly and reads every number, so call it outside jax\.jit, jax\.vmap and "
             r"jax\.grad")  # under jit, JAX appends a note on its filtered traceback
 train = functools.partial(jbp.train, EX.params, EX.inputs, EX.targets)
+load_ab = functools.partial(jbp.load_csv, inputs="a", targets="b")
 
 NO_FILE = None
 # (id, the file it reads or None, the call given that file's path, exception, message)
@@ -332,6 +333,19 @@ LIB_CASES = [
      r"pickled Python objects \(w1\) in .*p.npz, which are never unpickled$"),
     ("load_csv inf", text("d.csv", "a,b\n1,inf\n"), lambda path: jbp.load_csv(path, "a", "b"), ValueError,
      r"^data: expected a finite number in .*d.csv line 2, column 'b', got 'inf'"),
+    ("load_csv field past the csv module's limit", text("d.csv", "a,b\n1,2\n1," + "2" * 200_000 + "\n"),
+     load_ab, ValueError,
+     r"^data: expected fields of at most 131072 characters in .*d.csv line 3, column 'b', got one of "
+     r"200000$"),
+    ("load_csv column named twice", text("d.csv", "a,b,a,out\n1,2,3,4\n"),
+     lambda path: jbp.load_csv(path, "a,b", "out"), ValueError,
+     r"^data: expected each column named once in the header of .*d.csv, got 'a' as columns 1 and 3$"),
+    ("load_csv underscores in a number", text("d.csv", "a,b\n1_000,2\n"), load_ab, ValueError,
+     r"^data: expected a number in .*d.csv line 2, column 'a', got '1_000'$"),
+    ("load_csv Arabic-Indic digit", text("d.csv", "a,b\n1,\u0663\n"), load_ab, ValueError,
+     r"^data: expected a number in .*d.csv line 2, column 'b', got '\u0663'$"),
+    ("load_csv full-width digit", text("d.csv", "a,b\n\uff13,1\n"), load_ab, ValueError,
+     r"^data: expected a number in .*d.csv line 2, column 'a', got '\uff13'$"),
     ("save_params over a file", text("p.npz", "mine"), lambda path: jbp.save_params(path, EX.params),
      FileExistsError,
      r"^out: expected a new file \(or force=True to replace it\), got .*p.npz, which exists"),
@@ -591,5 +605,5 @@ def test_the_sweep_has_forty_distinct_cases():
     assert len(ids) == len(set(ids))
   assert len(ACCEPTED) == len(set(ACCEPTED))
   # the counts the module's docstring states
-  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 51, 3, 4)
+  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 56, 3, 4)
   assert len(cli) + len(library) + len(signals) >= 40
