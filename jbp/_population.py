@@ -187,10 +187,13 @@ def _place(mesh, n, axes, params, x, y, values):
   """The inputs on the mesh's devices, wherever the caller put them (as :func:`jbp.train`, which takes
   arrays on any device): the members split along the population axis when the devices divide ``n``
   (else replicated, for the program pads them), the data and shared values replicated. An array
-  placed so already is not copied.
+  placed so already is not copied; on one device, one that is there already is left as it is
+  (uncommitted, as JAX's default placement leaves it, so that the result mixes with other arrays).
   """
   if mesh.size == 1:
-    return jax.device_put((params, x, y, values), mesh.devices.flat[0])
+    device = mesh.devices.flat[0]
+    move = lambda a: jax.device_put(a, device) if _checks.is_concrete(a) and a.devices() != {device} else a
+    return jax.tree_util.tree_map(move, (params, x, y, values))
   members = NamedSharding(mesh, P(_AXIS) if n % mesh.size == 0 else P())
   rep = NamedSharding(mesh, P())
   values = tuple(jax.device_put(v, members if a_ax == 0 else rep) for v, a_ax in zip(values, axes))
