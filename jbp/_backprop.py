@@ -87,8 +87,8 @@ def backprop(params, x, y, *, activation="sigmoid", reduction="sum"):
     the gradients, a tuple of :class:`Layer` with the same shapes and dtype as ``params``.
 
   Raises:
-    TypeError, ValueError: malformed params, data of the wrong shape or not finite,
-      or an unknown activation or reduction, named.
+    TypeError, ValueError: malformed params, params or data not finite (where
+      concrete), data of the wrong shape, or an unknown activation or reduction, named.
 
   >>> import jbp
   >>> ex = jbp.worked_example()

@@ -5,13 +5,14 @@ is known statically (shapes, dtypes, Python values). Values that may be traced
 (a learning rate under ``jax.vmap``, say) are checked only when they are concrete.
 Messages name the argument, say what was expected and what was given.
 
-Data (``x`` and ``y``) must be finite. That is checked with NumPy on host data
-only: a traced value under ``jit``/``vmap``/``grad`` has no value to look at, so
-it passes through, and a NaN in it flows through the computation as NaN.
+Data (``x`` and ``y``) and params must be finite. That is checked with NumPy on
+host values only: a traced value under ``jit``/``vmap``/``grad`` has no value to
+look at, so it passes through, and a NaN in it flows through the computation as NaN.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -50,12 +51,28 @@ def check_dtype(dtype, name: str = "dtype"):
   return dt
 
 
-def check_int(name: str, value, *, minimum: int = 1) -> int:
-  """A Python (or NumPy) integer >= minimum; bools and floats are refused."""
+INT32_MAX = 2**31 - 1
+"""The largest count jbp takes: a compiled loop counts its steps (and a population its members) in int32."""
+
+
+def check_int(name: str, value, *, minimum: int = 1, maximum: int = INT32_MAX) -> int:
+  """A Python (or NumPy) integer from ``minimum`` to ``maximum``; bools and floats are refused.
+
+  The default maximum is :data:`INT32_MAX`: ``steps``, ``record_every`` and the
+  like count the iterations of a compiled loop, whose counter is an int32, and a
+  larger count would overflow it (or, with 64-bit mode on, wrap silently).
+
+  >>> check_int("steps", 2**63 - 1)
+  Traceback (most recent call last):
+  ...
+  ValueError: steps: expected an integer from 1 to 2147483647, got 9223372036854775807
+  """
   if isinstance(value, bool) or not isinstance(value, numbers.Integral):
     raise TypeError(f"{name}: expected an integer >= {minimum}, got {type(value).__name__} {value!r}")
   if value < minimum:
     raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+  if value > maximum:
+    raise ValueError(f"{name}: expected an integer from {minimum} to {maximum}, got {value}")
   return int(value)
 
 
@@ -68,11 +85,55 @@ def check_record_every(record_every, steps: int) -> int:
   return record_every
 
 
-def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=()):
-  """A finite, positive learning rate of the given shape (checked when concrete)."""
+@functools.lru_cache(maxsize=None)
+def _positive_range(dtype) -> tuple:
+  """``(smallest, largest)`` positive numbers of a floating ``dtype``, as Python floats."""
+  info = jnp.finfo(dtype)
+  return float(info.smallest_subnormal), float(info.max)
+
+
+def check_in_dtype(name: str, value, dtype, *, positive: bool = True):
+  """Raises ValueError if a concrete ``value`` becomes an infinity (or, if ``positive``, zero) in ``dtype``.
+
+  A hyperparameter reaches the compiled program in the params' dtype: ``1e39`` is
+  an infinity in float32, ``1e-50`` is zero. Values inside the dtype's range are
+  accepted with two comparisons; only the others are converted to look closer.
+
+  >>> check_in_dtype("learning_rate", 1e39, jnp.float32)
+  Traceback (most recent call last):
+  ...
+  ValueError: learning_rate: expected a positive number finite in float32, got 1e+39
+  """
+  if dtype is None or not is_concrete(value):
+    return
+  smallest, largest = _positive_range(np.dtype(dtype))
+  a = np.abs(np.asarray(value, np.float64))
+  if np.all(a <= largest) and (not positive or np.all(a >= smallest)):
+    return
+  with np.errstate(over="ignore", under="ignore"):
+    cast = np.asarray(value, np.float64).astype(dtype).astype(np.float64)
+  bad = ~np.isfinite(cast) | ((cast <= 0) if positive else False)
+  if bad.any():
+    at = tuple(int(i) for i in np.argwhere(bad)[0])
+    first = float(np.asarray(value, np.float64)[at])
+    where = f" (at index {at})" if at else ""
+    what = "a positive number" if positive else "a number"
+    raise ValueError(f"{name}: expected {what} finite in {np.dtype(dtype).name}, got {first!r}{where}")
+
+
+def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=(), dtype=None):
+  """A finite, positive learning rate of the given shape (checked when concrete).
+
+  With ``dtype`` (the params'), the rate must also be a positive finite number
+  in that dtype, as the compiled program sees it (see :func:`check_in_dtype`).
+  """
   if type(learning_rate) is float and shape == ():  # the common case, without NumPy's machinery
     if not 0.0 < learning_rate < math.inf:
       raise ValueError(f"{name}: expected a positive finite number, got {learning_rate!r}")
+    if dtype is not None:
+      smallest, largest = _positive_range(dtype)
+      if not smallest <= learning_rate <= largest:
+        check_in_dtype(name, learning_rate, dtype)
     return learning_rate
   if learning_rate is None:
     raise ValueError(f"{name}: expected a positive finite number, got None")
@@ -92,6 +153,7 @@ def check_learning_rate(learning_rate, *, name: str = "learning_rate", shape=())
       first = float(arr[bad].flat[0])
       where = "" if arr.ndim == 0 else f" (at index {tuple(int(i) for i in np.argwhere(bad)[0])})"
       raise ValueError(f"{name}: expected a positive finite number, got {first!r}{where}")
+    check_in_dtype(name, arr, dtype)
   return learning_rate
 
 
@@ -129,6 +191,31 @@ def check_array(name: str, value):
   return _shape_dtype(name, value)[0]
 
 
+def _host(value):
+  """``value`` as a NumPy array of floats, if it is one whose values this process can read; else None.
+
+  A tracer (under ``jit``, ``vmap`` or ``grad``) has no value yet, nor has a global
+  array that this process cannot read whole (several hosts); integers are finite.
+  """
+  if not is_concrete(value):
+    return None
+  # Every array is fully addressable in one process; asking costs more than asking how many processes.
+  if isinstance(value, jax.Array) and jax.process_count() > 1 and not value.is_fully_addressable:
+    return None
+  a = np.asarray(value)
+  return a if is_floating(a.dtype) else None
+
+
+def _all_finite(a) -> bool:
+  # A few values (the worked example's) are checked faster one by one than by NumPy's machinery.
+  return all(map(math.isfinite, a.ravel().tolist())) if a.size <= 64 else bool(np.isfinite(a).all())
+
+
+def _non_finite(name: str, a, bad, expected="finite numbers") -> ValueError:
+  at = tuple(int(i) for i in np.argwhere(bad)[0])
+  return ValueError(f"{name}: expected {expected}, got {float(a[at])!r} at index {at}")
+
+
 def check_finite(name: str, value):
   """Raises ValueError if ``value`` holds NaN or an infinity; host data only.
 
@@ -140,16 +227,45 @@ def check_finite(name: str, value):
   ...
   ValueError: x: expected finite numbers, got nan at index (1,)
   """
-  if not is_concrete(value) or (isinstance(value, jax.Array) and not value.is_fully_addressable):
+  a = _host(value)
+  if a is not None and not _all_finite(a):
+    raise _non_finite(name, a, ~np.isfinite(a))
+
+
+def check_finite_params(params, *, name: str = "params", leading=()):
+  """Raises ValueError naming the first leaf of ``params`` that holds NaN or an infinity; host values only.
+
+  One check a leaf; a traced leaf passes, as in :func:`check_finite`. In a
+  population (``leading`` axes), a member that is NaN in every leaf passes: that
+  is how :func:`jbp.train_many` returns a diverged member, and training it again
+  marks it diverged again.
+
+  >>> import jbp
+  >>> p = jbp.worked_example().params
+  >>> check_finite_params((jbp.Layer(p[0].w.at[1, 0].set(float("nan")), p[0].b), p[1]))
+  Traceback (most recent call last):
+  ...
+  ValueError: params[0].w: expected finite numbers, got nan at index (1, 0)
+  """
+  host = [_host(leaf) for layer in params for leaf in layer]  # w, b of layer 0, then of layer 1, ...
+  if all(a is None or _all_finite(a) for a in host):
     return
-  a = np.asarray(value)
-  if not is_floating(a.dtype):
+  names = [f"{name}[{i}].{part}" for i in range(len(params)) for part in "wb"]  # only for an error
+  bad = [(n, a) for n, a in zip(names, host) if a is not None and not _all_finite(a)]
+  if not leading:
+    n, a = bad[0]
+    raise _non_finite(n, a, ~np.isfinite(a))
+  if any(a is None for a in host):  # a traced leaf: whether a member diverged cannot be told
     return
-  # A few values (the worked example's) are checked faster one by one than by NumPy's machinery.
-  finite = all(map(math.isfinite, a.ravel().tolist())) if a.size <= 64 else np.isfinite(a).all()
-  if not finite:
-    at = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-    raise ValueError(f"{name}: expected finite numbers, got {float(a[at])!r} at index {at}")
+  k = len(leading)
+  diverged = np.ones(leading, bool)  # members that are NaN in every leaf
+  for a in host:
+    diverged &= np.isnan(a).reshape(tuple(leading) + (-1,)).all(-1)
+  for n, a in bad:
+    wrong = ~np.isfinite(a) & ~diverged.reshape(diverged.shape + (1,) * (a.ndim - k))
+    if wrong.any():
+      raise _non_finite(n, a, wrong, "finite numbers (or a member NaN in every leaf, as train_many returns "
+                                     "a diverged one)")
 
 
 def check_data_array(name: str, value):
@@ -184,10 +300,12 @@ def check_data(x, y, sizes, *, batched_ok: bool = True):
   return batch
 
 
-def check_params(params, *, name: str = "params", leading=()):
-  """Checks a tuple of Layer(w, b) whose shapes chain; returns the layer sizes.
+def check_params(params, *, name: str = "params", leading=(), finite: bool = True):
+  """Checks a tuple (or list) of Layer(w, b) whose shapes chain; returns the layer sizes.
 
   ``leading`` is a tuple of leading (population) axes every leaf must carry.
+  ``finite``: also refuse NaN and infinities in concrete leaves (:func:`check_finite_params`);
+  False where only the shapes matter.
   Returns sizes such as (2, 2, 2) for the worked example.
   """
   if not isinstance(params, (tuple, list)) or len(params) == 0:
@@ -224,4 +342,6 @@ def check_params(params, *, name: str = "params", leading=()):
         dtype = dt
       elif dt != dtype:
         raise TypeError(f"{name}[{i}].{part}: expected every leaf to have dtype {dtype}, got {dt}")
+  if finite:
+    check_finite_params(params, name=name, leading=leading)
   return tuple(sizes)

@@ -218,6 +218,21 @@ def check_explainable(sizes):
                      f"layers of at most {MAX_NEURONS} neurons; got sizes {tuple(sizes)}")
 
 
+def check_concrete(params, x, y, learning_rate):
+  """Raises TypeError for a traced argument: explain reads every number on the host, and a tracer has none.
+
+  Under ``jax.jit``, ``jax.vmap`` or ``jax.grad`` the arguments are tracers;
+  this says so before anything reads them.
+  """
+  leaves = [((i, part), leaf) for i, layer in enumerate(params) for part, leaf in zip("wb", layer)]
+  for name, value in leaves + [("x", x), ("y", y), ("learning_rate", learning_rate)]:
+    if not _checks.is_concrete(value):
+      name = name if isinstance(name, str) else f"params[{name[0]}].{name[1]}"
+      raise TypeError(f"{name}: expected a concrete value, got a traced value of shape {tuple(value.shape)} "
+                      f"({value.dtype}): explain runs eagerly and reads every number, so call it outside "
+                      f"jax.jit, jax.vmap and jax.grad")
+
+
 def _floats(a):
   return tuple(float(v) for v in np.asarray(a, dtype=np.float64).ravel())
 
@@ -266,7 +281,8 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   sequential order, also applies the update, exactly as :func:`jbp.train` does).
 
   Args:
-    params: a tuple of :class:`jbp.Layer`, at most 4 layers of at most 8 neurons.
+    params: a tuple (or list) of :class:`jbp.Layer`, at most 4 layers of at most
+      8 neurons, finite values.
     x: shape ``(n_in,)`` or ``(batch, n_in)``, at most 16 examples.
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     learning_rate: a positive number (a Python ``float`` or a 0-d array).
@@ -284,11 +300,13 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
 
   Raises:
     ValueError: a network or batch too large to print, shapes of ``x`` or ``y``
-      that do not fit the network, a learning rate that is not positive, an
-      unknown ``update``, ``activation``, ``names`` or ``trainable``, or
+      that do not fit the network, NaN or an infinity in ``params``, ``x`` or
+      ``y``, a learning rate that is not a positive number finite in the params'
+      dtype, an unknown ``update``, ``activation``, ``names`` or ``trainable``, or
       ``names="worked"`` for another network than the worked example's shape.
-    TypeError: ``params`` not a tuple of :class:`jbp.Layer` of floating arrays, or
-      ``x``, ``y`` or ``learning_rate`` not numbers.
+    TypeError: ``params`` not a tuple of :class:`jbp.Layer` of floating arrays,
+      ``x``, ``y`` or ``learning_rate`` not numbers, or any of them traced
+      (explain runs eagerly: call it outside ``jax.jit``, ``jax.vmap`` and ``jax.grad``).
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -297,9 +315,12 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
   (['w5', 'w6'], 0.082167)
   """
   sizes = _checks.check_params(params)
+  params = tuple(params)  # a list of layers too
+  check_concrete(params, x, y, learning_rate)
   batch = _checks.check_data(x, y, sizes)
   _checks.check_choice("update", update, UPDATES)
-  _checks.check_learning_rate(learning_rate)
+  dtype = jnp.result_type(params[0].w)
+  _checks.check_learning_rate(learning_rate, dtype=dtype)
   act = resolve_activation(activation)
   mask = trainable_mask(params, trainable)
   check_explainable(sizes)
@@ -315,7 +336,6 @@ def explain(params, x, y, *, learning_rate, update="simultaneous", activation="s
                      f"layer; got sizes {sizes}")
   nm = _names(sizes, shared, names)
 
-  dtype = jnp.result_type(params[0].w)
   x2 = jnp.atleast_2d(jnp.asarray(x, dtype))
   y2 = jnp.atleast_2d(jnp.asarray(y, dtype))
   lr = jnp.asarray(learning_rate, dtype)

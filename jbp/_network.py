@@ -54,7 +54,7 @@ def sizes_of(params) -> tuple[int, ...]:
   >>> jbp.sizes_of(jbp.worked_example().params)
   (2, 2, 2)
   """
-  return _checks.check_params(params)
+  return _checks.check_params(params, finite=False)
 
 
 # --- the forward pass -----------------------------------------------------------------------
@@ -162,7 +162,8 @@ def forward(params, x, *, activation="sigmoid"):
   """The network's outputs.
 
   Args:
-    params: a tuple of :class:`Layer`, input side first.
+    params: a tuple (or list) of :class:`Layer`, input side first; NaN in them
+      (a run that diverged) gives NaN outputs.
     x: shape ``(n_in,)``, or ``(batch, n_in)`` for a batch; a floating dtype,
       finite values.
     activation: ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"identity"``, a
@@ -173,14 +174,15 @@ def forward(params, x, *, activation="sigmoid"):
     shape ``(n_out,)``, or ``(batch, n_out)``, in the params' dtype.
 
   Raises:
-    TypeError, ValueError: malformed params, or ``x`` of the wrong shape.
+    TypeError, ValueError: malformed params, or ``x`` of the wrong shape or not finite.
 
   >>> import jbp
   >>> ex = jbp.worked_example()
   >>> jbp.forward(ex.params, ex.inputs).round(6)
   Array([0.751365, 0.772928], dtype=float32)
   """
-  sizes = _checks.check_params(params)
+  # NaN params pass here (the command line shows the outputs of a run that diverged); x must be finite.
+  sizes = _checks.check_params(params, finite=False)
   act = resolve_activation(activation)
   xs = _checks.check_data_array("x", x)
   if xs[-1:] != (sizes[0],) or len(xs) > 2:
@@ -209,7 +211,8 @@ def loss(params, x, y, *, activation="sigmoid", reduction="sum"):
     a scalar in the params' dtype.
 
   Raises:
-    TypeError, ValueError: malformed params, data of the wrong shape, or an unknown reduction.
+    TypeError, ValueError: malformed params, data of the wrong shape, NaN or an
+      infinity in concrete params or data, or an unknown reduction.
 
   >>> import jbp
   >>> ex = jbp.worked_example()

@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import optax
 
+from jbp import _checks
 from jbp._layer import Layer
 
 __all__ = ["Optimizer"]
@@ -174,9 +175,14 @@ def sgd_update(params, grads, learning_rate, mask):
   return optax.apply_updates(params, updates)
 
 
-def check_hyperparams(optimizer) -> None:
-  """Float hyperparameters given as numbers must be finite (checked on host values only)."""
+def check_hyperparams(optimizer, dtype=None) -> None:
+  """Float hyperparameters given as numbers must be finite (checked on host values only).
+
+  With ``dtype`` (the params'), finite in it too: the program computes with them in
+  that dtype, where ``1e39`` would be an infinity in float32.
+  """
   for name, value in optimizer.hyperparams.items():
     if _is_float(value) and isinstance(value, (numbers.Real, np.generic, np.ndarray)):
       if not np.isfinite(float(value)):
         raise ValueError(f"{name}: expected a finite number, got {float(value)!r}")
+      _checks.check_in_dtype(name, value, dtype, positive=False)

@@ -129,9 +129,9 @@ def make_options(params, x, y, *, steps, learning_rate, update, record_every, ac
   leaf = params[0].w
   dtype = np.dtype(leaf.dtype) if hasattr(leaf, "dtype") else jnp.result_type(leaf)
   if optimizer is None:
-    kind, values = SGD, (_checks.check_learning_rate(learning_rate, shape=lr_shape),)
+    kind, values = SGD, (_checks.check_learning_rate(learning_rate, shape=lr_shape, dtype=dtype),)
   else:
-    check_optimizer(optimizer, update, learning_rate)
+    check_optimizer(optimizer, update, learning_rate, dtype)
     kind, values = split_optimizer(optimizer)
   values = tuple(_hyperparameter(v, dtype) for v in values)
   form = choose_form(form, sizes, batch, platform or jax.default_backend())
@@ -140,8 +140,11 @@ def make_options(params, x, y, *, steps, learning_rate, update, record_every, ac
   return opts, values, dtype
 
 
-def check_optimizer(optimizer, update, learning_rate):
-  """An optimizer is for the simultaneous order and carries its own learning rate."""
+def check_optimizer(optimizer, update, learning_rate, dtype=None):
+  """An optimizer is for the simultaneous order and carries its own learning rate.
+
+  Its float hyperparameters given as numbers must be finite (in ``dtype``, the params', if given).
+  """
   split_optimizer(optimizer)  # raises TypeError for anything but an optimizer
   if update == "sequential":
     raise ValueError(f"optimizer: the sequential update order is defined for plain SGD only; "
@@ -150,7 +153,7 @@ def check_optimizer(optimizer, update, learning_rate):
     raise ValueError("learning_rate: expected None when optimizer is given (the optimizer "
                      f"carries its own learning rate), got {learning_rate!r}")
   if isinstance(optimizer, Optimizer):
-    check_hyperparams(optimizer)
+    check_hyperparams(optimizer, dtype)
 
 
 def _hyperparameter(v, dtype):

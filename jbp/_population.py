@@ -108,9 +108,11 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
   the device count does not divide is padded and trimmed.
 
   Args:
-    params: a population: a tuple of :class:`jbp.Layer` whose leaves all carry the
-      same leading axis ``n >= 1`` (``w`` of shape ``(n, n_out, n_in)``, ``b`` of
-      shape ``(n,)`` or ``(n, n_out)``), e.g. from :func:`jbp.init_many`.
+    params: a population: a tuple (or list) of :class:`jbp.Layer` whose leaves all
+      carry the same leading axis ``n >= 1`` (``w`` of shape ``(n, n_out, n_in)``,
+      ``b`` of shape ``(n,)`` or ``(n, n_out)``), e.g. from :func:`jbp.init_many`,
+      on any device. Finite, but for members NaN in every leaf (a diverged
+      member as ``train_many`` returns it, which is marked diverged again).
     x: shape ``(n_in,)`` or ``(batch, n_in)``, shared by every member (full batch).
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     steps: number of updates, an integer >= 1.
@@ -128,6 +130,7 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     form, unroll: as in :func:`jbp.train`; in the unrolled form each weight is a
       vector over the members.
     devices: the devices to split the population over; ``None`` is ``jax.devices()``.
+      The arrays are placed there whatever device they are on.
 
   Returns:
     a :class:`Population` ``(params, losses, diverged, diverged_step)``, every
@@ -135,7 +138,9 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     ``(n, steps // record_every + 1)`` (``(n, 2)`` for ``record="final"``).
 
   Raises:
-    TypeError, ValueError: a bad argument, named, before anything is compiled.
+    TypeError, ValueError: a bad argument, named, before anything is compiled, as
+      :func:`jbp.train` raises it; a member of ``params`` with NaN or an infinity
+      in some leaves but not NaN in all.
 
   >>> import jax, jbp
   >>> ex = jbp.worked_example()
@@ -172,8 +177,27 @@ def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous"
     # Host-local inputs (the same on every process) become global, replicated arrays.
     rep = NamedSharding(mesh, P())
     params, x, y, values = jax.device_put((params, x, y, values), rep)
+  else:
+    params, x, y, values = _place(mesh, n, axes, params, x, y, values)
   block = block_size(n // mesh.size, sizes, x, dtype) if platform == "cpu" else None
   return Population(*_train_many(params, x, y, values, opts=opts, axes=axes, mesh=mesh, block=block))
+
+
+def _place(mesh, n, axes, params, x, y, values):
+  """The inputs on the mesh's devices, wherever the caller put them (as :func:`jbp.train`, which takes
+  arrays on any device): the members split along the population axis when the devices divide ``n``
+  (else replicated, for the program pads them), the data and shared values replicated. An array
+  placed so already is not copied; on one device, one that is there already is left as it is
+  (uncommitted, as JAX's default placement leaves it, so that the result mixes with other arrays).
+  """
+  if mesh.size == 1:
+    device = mesh.devices.flat[0]
+    move = lambda a: jax.device_put(a, device) if _checks.is_concrete(a) and a.devices() != {device} else a
+    return jax.tree_util.tree_map(move, (params, x, y, values))
+  members = NamedSharding(mesh, P(_AXIS) if n % mesh.size == 0 else P())
+  rep = NamedSharding(mesh, P())
+  values = tuple(jax.device_put(v, members if a_ax == 0 else rep) for v, a_ax in zip(values, axes))
+  return jax.device_put(params, members), *jax.device_put((x, y), rep), values
 
 
 def _finish(params, losses, bad, steps, record_every):
@@ -288,7 +312,8 @@ def sweep(params, x, y, *, learning_rates, steps, **kwargs) -> Population:
 
   Raises:
     TypeError, ValueError: a bad argument (as in :func:`train_many`), or
-      ``learning_rates`` not a 1-d array of positive finite rates, named.
+      ``learning_rates`` not a 1-d array of positive rates finite in the params'
+      dtype, named.
 
   >>> import jax, jbp
   >>> ex = jbp.worked_example()
@@ -303,11 +328,11 @@ def sweep(params, x, y, *, learning_rates, steps, **kwargs) -> Population:
   if shape is None or len(shape) != 1 or shape[0] < 1:
     raise ValueError(f"learning_rates: expected a 1-d array of m >= 1 positive rates, got "
                      f"{'None' if shape is None else f'shape {shape}'}")
-  _checks.check_learning_rate(learning_rates, name="learning_rates", shape=shape)
+  dtype = jnp.result_type(params[0].w)
+  _checks.check_learning_rate(learning_rates, name="learning_rates", shape=shape, dtype=dtype)
   m = shape[0]
   if "learning_rate" in kwargs:
     raise TypeError("learning_rate: not an argument of sweep; pass learning_rates=[...]")
-  dtype = jnp.result_type(params[0].w)
   grid = jax.tree_util.tree_map(lambda a: jnp.repeat(jnp.asarray(a), m, axis=0), tuple(params))
   grid = tuple(Layer(*l) for l in grid)
   lrs = jnp.tile(jnp.asarray(learning_rates, dtype), n)

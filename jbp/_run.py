@@ -1,11 +1,12 @@
 """One training run as a page: the loss curve, and the network with its weights at every recorded step.
 
 :func:`record_training` trains as :func:`jbp.train` does and also keeps the params at each recorded
-step. It calls :func:`jbp.train` once for every ``record_every`` updates, each call starting from
-where the last one stopped. Plain SGD carries nothing between steps but the params, so the chunks give
-the numbers of one uninterrupted call, bit for bit (tested); every call after the first reuses the
-same compiled program. An optax optimizer would restart its state at each call, so optimizers are not
-offered here.
+step. It checks its arguments once, as :func:`jbp.train` does, then runs :func:`jbp.train`'s compiled
+program once for every ``record_every`` updates, each run starting from where the last one stopped
+(a run that diverged goes on with its NaN params, as one call would). Plain SGD carries nothing
+between steps but the params, so the chunks give the numbers of one uninterrupted call, bit for bit
+(tested); every run after the first reuses the same compiled program. An optax optimizer would
+restart its state at each call, so optimizers are not offered here.
 
 :func:`render_training` writes the page: one self-contained HTML file (inline CSS, script and SVG; its
 Content-Security-Policy forbids loading anything). On it are the loss on a log axis, with any other
@@ -34,10 +35,11 @@ import numpy as np
 from jbp import _checks
 from jbp._explain import _names, _num, check_explainable
 from jbp._format import number
-from jbp._network import forward
+from jbp._network import _forward
+from jbp._options import as_dtype, make_options
 from jbp._page import notebook_frame, page
 from jbp._svg import draw, shared_biases
-from jbp._train import train
+from jbp._train import _train_program
 
 __all__ = ["TrainingRun", "record_training", "render_training"]
 
@@ -98,7 +100,9 @@ def record_training(params, x, y, *, steps, learning_rate, record_every=1, updat
     ``jbp.train(params, x, y, steps=steps, record_every=record_every, ...)``.
 
   Raises:
-    TypeError, ValueError: a bad argument, as :func:`jbp.train` raises it.
+    TypeError, ValueError: a bad argument, as :func:`jbp.train` raises it (``steps``
+      and ``record_every`` from 1 to 2**31 - 1, finite ``params``, ``x`` and ``y``, a
+      ``learning_rate`` finite in the params' dtype).
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -109,16 +113,20 @@ def record_training(params, x, y, *, steps, learning_rate, record_every=1, updat
   """
   steps = _checks.check_int("steps", steps)
   record_every = _checks.check_record_every(record_every, steps)
-  kw = dict(learning_rate=learning_rate, update=update, activation=activation, trainable=trainable)
-  history, losses = [params], []
-  p = params
+  # jbp.train's checks and program, for record_every updates a run.
+  opts, values, dtype = make_options(
+      params, x, y, steps=record_every, learning_rate=learning_rate, update=update, record_every=record_every,
+      activation=activation, optimizer=None, trainable=trainable, reduction="sum", form="auto")
+  xd, yd = as_dtype(x, dtype), as_dtype(y, dtype)
+  p = tuple(params)  # a list of layers too
+  history, losses = [p], []
   for _ in range(steps // record_every):
-    p, chunk = train(p, x, y, steps=record_every, record_every=record_every, **kw)
+    p, chunk = _train_program(p, xd, yd, values, opts)
     history.append(p)
     losses.append(chunk[0])  # E before this chunk: E after k * record_every updates
   losses.append(chunk[-1])
   stacked = jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(v) for v in leaves]), *history)
-  outputs = np.asarray(forward(p, x, activation=activation))
+  outputs = np.asarray(_forward(p, xd, opts.act))  # as jbp.forward computes them, NaN after a divergence
   return TrainingRun(stacked, np.asarray(jax.device_get(losses)), outputs, np.asarray(x), np.asarray(y),
                      steps, record_every, float(learning_rate), update, activation, trainable)
 

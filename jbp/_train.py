@@ -76,7 +76,7 @@ def init_state(opts: Options, values, params):
   """A fresh optimizer state for ``params`` (arrays) trained with ``opts`` (empty in the sequential order)."""
   if opts.update == "sequential":
     return ()
-  return _transform(opts, values).init(params)
+  return _transform(opts, values).init(tuple(params))  # a list of layers too
 
 
 def _step(opts: Options, x, y, values):
@@ -137,6 +137,7 @@ def run_training(params, state, x, y, values, opts: Options):
   float hyperparameters; the losses, ``(steps // record_every + 1,)``, are those
   before each recorded chunk and after the last step (see :func:`_loop`).
   """
+  params = tuple(params)  # a list of layers too: the loop's carry is a tuple
   if state is None:
     state = init_state(opts, values, params)
   step = _step(opts, x, y, values)
@@ -173,7 +174,7 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
   changing them does not recompile either.
 
   Args:
-    params: a tuple of :class:`jbp.Layer`, floating dtype.
+    params: a tuple (or list) of :class:`jbp.Layer`, floating dtype, finite values.
     x: shape ``(n_in,)`` or ``(batch, n_in)`` (the full batch every step).
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     steps: the number of updates, an integer >= 1.
@@ -208,7 +209,11 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
     error before training, ``losses[-1]`` after the last update).
 
   Raises:
-    TypeError, ValueError: a bad argument, named, before anything is compiled.
+    TypeError, ValueError: a bad argument, named, before anything is compiled: among
+      others, NaN or an infinity in concrete ``params``, ``x`` or ``y``, a
+      ``learning_rate`` that is not a positive number finite in the params' dtype,
+      or ``steps`` or ``record_every`` outside 1 to 2**31 - 1 (the compiled loop
+      counts in int32).
 
   >>> import jbp
   >>> ex = jbp.worked_example()
@@ -221,4 +226,4 @@ def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", rec
       params, x, y, steps=steps, learning_rate=learning_rate, update=update, record_every=record_every,
       activation=activation, optimizer=optimizer, trainable=trainable, reduction=reduction, form=form,
       unroll=unroll)
-  return _train_program(params, as_dtype(x, dtype), as_dtype(y, dtype), values, opts)
+  return _train_program(tuple(params), as_dtype(x, dtype), as_dtype(y, dtype), values, opts)
