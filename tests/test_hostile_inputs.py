@@ -19,6 +19,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 
 import jax
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from cli_support import error_line, run_cli, snapshot
+from cli_support import ENV, error_line, run_cli, snapshot
 
 import jbp
 
