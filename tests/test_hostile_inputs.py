@@ -7,9 +7,10 @@ be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., 
 
 The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
 SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
-``test_the_sweep_has_forty_distinct_cases``: there are 118, 59 on the command line (flags, data files,
-outputs, a missing matplotlib), 56 in the library (arrays, dtypes, shapes, counts past int32, non-finite
-params, learning rates past the dtype, traced values, params and CSV files) and 3 signals. Besides them,
+``test_the_sweep_has_forty_distinct_cases``: there are 121, 62 on the command line (flags, data files,
+outputs, a missing matplotlib, a population past the machine's memory), 56 in the library (arrays,
+dtypes, shapes, counts past int32, non-finite params, learning rates past the dtype, traced values,
+params and CSV files) and 3 signals. Besides them,
 4 library inputs that were once refused with a raw error or trained wrongly now work, each giving the
 numbers of what it stands for (``ACCEPTED``, one test each).
 """
@@ -152,13 +153,23 @@ CLI_CASES = [
     ("ensemble threshold", E + ["--threshold", "0"], 2,
      r"--threshold: expected a positive finite number, got 0"),
     ("ensemble n zero", E + ["--n", "0"], 2, r"--n: expected an integer >= 1, got 0"),
+    ("data name a typo", T + ["--data", "xr"], 2,
+     r"--data: expected worked, xor or a CSV file, got 'xr', which is neither a dataset nor a file"),
+    ("out a symbolic link", T + ["--out", "link"], 2,
+     r"--out: expected a folder, got link, which is a symbolic link \(to adir\); give the folder itself"),
+    ("ensemble past memory", E + ["--n", str(10**12), "--out", "ens"], 2,
+     r"--n: expected a population that fits in memory: 1000000000000 members of 2-2-2 with 6 records need "
+     r"about \d+\.\d GiB, and this machine has \d+\.\d GiB available, got --n 1000000000000"),
 ]
+LINKS = {"link": "adir"}  # symbolic links a case may start with
 
 
 def setup(folder):
   for name, content in FILES.items():
     with open(folder / name, "wb" if isinstance(content, bytes) else "w") as f:
       f.write(content)
+  for name, target in LINKS.items():
+    os.symlink(target, folder / name)
   for name, files in DIRS.items():
     (folder / name).mkdir()
     for f, content in files.items():
@@ -193,6 +204,17 @@ def test_plot_without_matplotlib(folder, monkeypatch):
   assert re.search(r"train: error: --plot: expected matplotlib to draw the figure, got none installed; "
                    r"install it with: pip install 'jbp\[plot\]'", error_line(rc, err))
   assert snapshot(folder) == before
+
+
+def test_a_file_name_with_math_markup_is_plotted_literally(folder):
+  """A name matplotlib would parse as math (``$\\foo{$``) once failed the whole run after training."""
+  name = "$\\foo{$.csv"
+  (folder / name).write_text(GOOD_CSV)
+  rc, out, err = run_cli(T + ["--data", name, "--inputs", "a,b", "--targets", "out", "--sizes", "2,2,1",
+                              "--plot", "p.png", "--out", "new"])
+  assert rc == 0, err
+  assert (folder / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  assert (folder / "new" / "params.npz").is_file()
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
@@ -592,5 +614,5 @@ def test_the_sweep_has_forty_distinct_cases():
     assert len(ids) == len(set(ids))
   assert len(ACCEPTED) == len(set(ACCEPTED))
   # the counts the module's docstring states
-  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (59, 56, 3, 4)
+  assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (62, 56, 3, 4)
   assert len(cli) + len(library) + len(signals) >= 40

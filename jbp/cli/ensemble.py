@@ -26,15 +26,15 @@ def check_memory(n: int, sizes, records: int, itemsize: int, available: int | No
   """Refuses, before any work, a population whose arrays cannot fit in this machine's memory.
 
   The estimate: the members' params three times over (the program's input, its output and the
-  host copy kept for a stop), their losses twice (``records`` a member, on the device and on the
-  host), and a working set of the same size as the params.
+  host copy kept for a stop), their ``records`` losses twice (on the device and on the host), and a
+  working set of the same size as the params.
   """
   weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
-  need = n * itemsize * (4 * weights + 2 * (records + 1))
+  need = n * itemsize * (4 * weights + 2 * records)
   have = available if available is not None else _available_memory()
   if have is not None and need > have:
     raise UsageError("--n", f"expected a population that fits in memory: {n} members of "
-                            f"{'-'.join(map(str, sizes))} with {records + 1} records need about "
+                            f"{'-'.join(map(str, sizes))} with {records} records need about "
                             f"{need / 2**30:.1f} GiB, and this machine has {have / 2**30:.1f} GiB available, "
                             f"got --n {n}")
 
@@ -75,7 +75,8 @@ def run(args, stop: Stop, argv, parser) -> int:
     example, x, y, what = problem(args)
     sizes = args.sizes or tuple([int(x.shape[-1])] + [int(p.w.shape[0]) for p in example])
     dtype = jnp.float32 if args.float32 else jnp.float64
-    check_memory(args.n * m, sizes, -(-args.steps // r) + 1, jnp.dtype(dtype).itemsize)
+    records = args.steps // r + 1 + (args.steps % r != 0)  # at 0, r, 2r, ... and after the last step
+    check_memory(args.n * m, sizes, records, jnp.dtype(dtype).itemsize)
     pop = jbp.init_many(jax.random.key(args.seed), args.n, sizes, method=args.init,
                         shared_bias=args.init == "uniform", dtype=dtype)
     # Every member at every rate: member i, rate j is entry i * m + j (as jbp.sweep lays them out).
