@@ -154,3 +154,29 @@ def test_explain_page_for_a_later_step(made):
                      record_every=2)
     record = jbp.explain(p, ex.inputs, ex.targets, learning_rate=0.5, update="sequential")
   assert r["out"] == jbp.render_html(record, title="Step 3: the params after 2 step(s)")
+
+
+def test_train_with_plot_and_html_trains_each_run_once(tmp_path, monkeypatch):
+  """The run is trained once, in the driver's chunks (whose steps add up to --steps), and the other
+  update order once, by one jbp.train call: the page's params at each record come from the same chunks."""
+  from cli_support import run_cli
+
+  import jbp._train
+  from jbp.cli import train as cli_train
+
+  chunks, others = [], []
+  real_program, real_train = cli_train._chunk_program(), jbp._train.train
+
+  def counting_program(*args, **kw):
+    chunks.append(kw["opts"].steps if "opts" in kw else args[5].steps)
+    return real_program(*args, **kw)
+
+  monkeypatch.setattr(cli_train, "_chunk_program", lambda: counting_program)
+  monkeypatch.setattr(jbp._train, "train", lambda *a, **k: others.append(k["update"]) or real_train(*a, **k))
+  monkeypatch.chdir(tmp_path)
+  argv = ["train", "--steps", "2000", "--no-progress", "--plot", "loss.png", "--html", "run.html"]
+  rc, out, err = run_cli(argv)
+  assert rc == 0, err
+  assert sum(chunks) == 2000  # every step of the run trained once
+  assert others == ["sequential"]  # and the other order once, for the figure and the page together
+  assert (tmp_path / "loss.png").is_file() and (tmp_path / "run.html").is_file()
