@@ -6,10 +6,11 @@ it every half second (JAX releases the interpreter while it compiles and compute
 and a run that ends within the second never shows one. The bar is tqdm's, on stderr,
 and only where stderr is a terminal: a log file or a pipe gets no redrawn lines.
 
-Until the first chunk is done the bar says "compiling"; then its clock restarts at
-the end of that compile (:meth:`ProgressBar.start`), so its rate and time left count
-training alone: a compile of seconds before a first chunk of 0.05 s made the first
-estimate 30 times too long.
+Until a step has been timed the bar says "compiling". Its speed and time left are
+not tqdm's (steps over the wall-clock time since the start, compiles included: a
+compile of seconds before a first chunk of 0.05 s made the first estimate 30 times
+too long) but the run driver's: the seconds a step took in the last chunk of a size
+already compiled (:meth:`ProgressBar.update`'s ``seconds_per_step``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,23 @@ import sys
 import threading
 import time
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "time_left"]
+
+FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+
+
+def time_left(steps_left: int, seconds_per_step) -> str:
+  """``"1.2e+07 step/s, 00:07 left"``: the speed and the time left at ``seconds_per_step``.
+
+  >>> time_left(50_000_000, 1e-7), time_left(10, None)
+  ('1e+07 step/s, 00:05 left', '')
+  """
+  if not seconds_per_step:
+    return ""
+  left = int(round(steps_left * seconds_per_step))
+  hours, rest = divmod(left, 3600)
+  clock = f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60:02d}:{rest % 60:02d}"
+  return f"{1 / seconds_per_step:.2g} step/s, {clock} left"
 
 
 class ProgressBar:
@@ -28,7 +45,7 @@ class ProgressBar:
                initial: int = 0):
     self.total, self.delay, self.desc = total, delay, desc
     self.n, self.postfix = initial, ""
-    self._started = None  # (clock time, steps) where training began, once the first chunk is done
+    self._per_step = None  # seconds a step, once the driver has timed one
     self._bar = None
     self._lock = threading.Lock()
     self._stop = threading.Event()
@@ -59,36 +76,32 @@ class ProgressBar:
       from tqdm import tqdm
 
       self._bar = tqdm(total=self.total, initial=self.n, unit="step", file=sys.stderr, dynamic_ncols=True,
-                       desc=self.desc if self._started else "compiling")
-      self._bar.set_postfix_str(self.postfix, refresh=False)
-      self._restart()
+                       bar_format=FORMAT, desc="compiling")
+      self._redraw()
     return self._bar
 
-  def _restart(self):
-    if self._bar is not None and self._started is not None:
-      t, n = self._started
-      self._bar.set_description_str(self.desc, refresh=False)
-      self._bar.start_t = self._bar.last_print_t = time.time() - (time.perf_counter() - t)
-      self._bar.last_print_n = self._bar.initial = n
+  def _redraw(self):
+    bar = self._bar
+    if bar is None:
+      return
+    bar.set_description_str(self.desc if self._per_step else "compiling", refresh=False)
+    speed = time_left(self.total - self.n, self._per_step)
+    bar.set_postfix_str(", ".join(p for p in (speed, self.postfix) if p), refresh=False)
+    bar.update(self.n - bar.n)
 
-  def start(self, t: float, done: int) -> None:
-    """Training began at ``time.perf_counter()`` time ``t`` with ``done`` steps done: the rate counts
-    from there."""
-    with self._lock:
-      self._started = (t, done)
-      self._restart()
-
-  def update(self, done: int, postfix: str = "") -> None:
-    """``done`` steps of ``total``; ``postfix`` follows the bar (e.g. the current loss)."""
+  def update(self, done: int, postfix: str = "", seconds_per_step=None) -> None:
+    """``done`` steps of ``total``; ``postfix`` follows the bar (e.g. the current loss);
+    ``seconds_per_step``, once measured, gives the speed and the time left."""
     with self._lock:
       self.n, self.postfix = done, postfix
+      if seconds_per_step:
+        self._per_step = seconds_per_step
       if self._stop.is_set():  # closed: the last lines are being printed
         return
       if self._thread is None or (self._bar is None and time.time() - self._t0 < self.delay):
         return
-      bar = self._show()
-      bar.set_postfix_str(postfix, refresh=False)
-      bar.update(done - bar.n)
+      self._show()
+      self._redraw()
 
   def close(self) -> None:
     self._stop.set()

@@ -9,10 +9,11 @@
   never crosses a multiple of ``record_every``, so the recorded losses are those of one call.
 * **Sizes chosen at once.** The first chunk's size comes from an estimate of a step's cost (the
   network's products times the examples and members), aimed at :data:`PROBE_SECONDS` of compute:
-  small, so that work is kept, and the bar moves, within a second of the compile. Its compute time
-  (from the end of the dispatch, which is when the compile ends, to the result) then sizes the
-  others to about :data:`CHUNK_SECONDS`. No divisor is searched for: a record interval longer than a
-  chunk is split into chunks that end on it.
+  small, so that work is kept, and the bar moves, within a second of the compile. The first chunk
+  compiles (and on a CPU, where JAX may run a program inside the call, its time mixes compile and
+  compute), so a second chunk of the same size measures a step, and sizes the others to about
+  :data:`CHUNK_SECONDS`. No divisor is searched for: a record interval longer than a chunk is split
+  into chunks that end on it.
 * **Stopping.** While a chunk runs, the main thread polls for its result and for a stop request
   (:mod:`jbp.cli.stop`), so a signal is answered at once, keeping the state after the last finished
   chunk; the chunk in flight is dropped. After each chunk the state is published, under the stop
@@ -165,18 +166,19 @@ def drive(job: Job, *, steps: int, record_every: int, stop: Stop, bar: ProgressB
   size = probe_size(job.cost, steps - progress.done)
   if job.keep_params:
     size = min(size, r)
-  measured = False
+  per_step = None  # seconds a step, measured on a chunk of a compiled size
+  compiled = set()  # chunk shapes (steps, record_every) already compiled
   last_checkpoint = clock()
   with stop.lock:
     stop.progress = progress
   try:
     while progress.done < steps and not stop.requested.is_set():
       s, q = next_chunk(progress.done, steps, r, size)
+      t0 = clock()
       new_params, new_state, losses, outputs = job.dispatch(params, opt_state, s, q)
-      t1 = clock()  # the dispatch returns once the program is compiled: the compute runs on
       if not _ready(_leaves((new_params, new_state, losses, outputs)), stop):
         break
-      t2 = clock()
+      t1 = clock()
       params, opt_state = new_params, new_state
       got = np.asarray(losses)
       at = progress.done + q * np.arange(got.shape[-1] - 1)  # the last entry: after the chunk
@@ -193,14 +195,18 @@ def drive(job: Job, *, steps: int, record_every: int, stop: Stop, bar: ProgressB
         progress = new
         stop.progress = new
       trace(f"chunk {progress.done}")
-      if not measured:
-        measured = True
-        bar.start(t1, progress.done - s)
-        per_step = max((t2 - t1) / s, 1e-12)
-        size = int(min(MOST_STEPS, max(1, CHUNK_SECONDS // per_step)))
-        if job.keep_params:
-          size = min(size, r)
-      bar.update(progress.done, describe(progress.last))
+      # A chunk of a new size compiles first (on a CPU the compute may run inside the call too), so
+      # only a chunk of a size already compiled measures a step: the probe runs twice.
+      fresh = (s, q) not in compiled
+      compiled.add((s, q))
+      if not fresh:
+        first = per_step is None
+        per_step = max((t1 - t0) / s, 1e-12)
+        if first:
+          size = int(min(MOST_STEPS, max(1, CHUNK_SECONDS // per_step)))
+          if job.keep_params:
+            size = min(size, r)
+      bar.update(progress.done, describe(progress.last), per_step)
       if checkpoint is not None and checkpoint_every and clock() - last_checkpoint >= checkpoint_every:
         with stop.lock:
           checkpoint(progress)
