@@ -21,6 +21,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import jax
 import numpy as np
 import pytest
 from cli_support import ENV, run_cli
@@ -115,8 +116,6 @@ def test_sigint_after_a_chunk_saves_the_run_and_resume_finishes_it_bit_for_bit(t
 
 
 def jax_leaves(tree):
-  import jax
-
   return [np.asarray(v) for v in jax.tree_util.tree_leaves(tree)]
 
 
@@ -273,7 +272,8 @@ def _check_stop(d, command, sig, rc, out, err):
     assert sorted(os.listdir(d / "run")) == RUN_WITH_CHECKPOINT
     summary = json.loads((d / "run" / "summary.json").read_text())
     assert summary["steps_done"] == done and summary["interrupted"] is True
-    params = jbp.load_params(d / "run" / "params.npz")
+    with jax.enable_x64(True):  # the command line saves float64
+      params = jbp.load_params(d / "run" / "params.npz")
     assert all(np.isfinite(np.asarray(v)).all() for v in jax_leaves(params))
     with np.load(d / "run" / "losses.npz", allow_pickle=False) as z:
       assert z["step"][-1] == done

@@ -39,10 +39,15 @@ COMMANDS = {None: "figures", "explain": "explain", "train": "train", "ensemble":
 def program() -> None:
   """The ``jbp`` program (``python -m jbp``, the ``jbp`` entry point): :func:`main` with the signal policy
   of :mod:`jbp.cli.stop`, leaving with its exit status without ever returning."""
-  stop = Stop(exits=True)
+  stop = Stop(_prog(sys.argv[1:]), exits=True)
   stop.watch()  # before argparse, JAX or anything else starts a thread
   status = main(sys.argv[1:], stop=stop)  # a command that saves ends the process itself
   stop.end(lambda signum: (exit_status(signum) if signum else status, ""))
+
+
+def _prog(argv) -> str:
+  """``"jbp train"``: the program's name for its messages, known before anything is parsed."""
+  return f"jbp {argv[0]}" if argv and argv[0] in COMMANDS else "jbp"
 
 
 def main(argv=None, *, stop: Stop | None = None) -> int:
@@ -69,9 +74,7 @@ def main(argv=None, *, stop: Stop | None = None) -> int:
   argv = sys.argv[1:] if argv is None else list(argv)
   parser = build_parser()
   prog, command = "jbp", None
-  stop = stop or Stop()
-  if argv and argv[0] in COMMANDS:  # named before parsing, so that a signal meanwhile names the command
-    stop.prog = f"jbp {argv[0]}"
+  stop = stop or Stop(_prog(argv))
   try:
     args = parser.parse_args(argv)
     command = args.command

@@ -67,11 +67,13 @@ def problem(args):
   return params, x, y, what
 
 
-def outputs_of(args, folder_files=None, own=False):
+def outputs_of(args, stop, folder_files=None, own=False):
   """The command's outputs (``--out``, ``--plot``, ``--html``), every one checked now, before any work.
 
   ``folder_files``: the files of an ``--out`` folder; ``None`` makes ``--out`` a file. ``own``: the
-  folder holds this run's own checkpoint (``--resume``), replaced without ``--force``.
+  folder holds this run's own checkpoint (``--resume``), replaced without ``--force``. The
+  temporaries are made under the stop lock, with their removal registered first: a signal at any
+  moment finds them all made and removes them.
   """
   from jbp.cli.outputs import Outputs
 
@@ -91,7 +93,9 @@ def outputs_of(args, folder_files=None, own=False):
     outputs.file("--plot", args.plot)
   if getattr(args, "html", None) is not None:
     outputs.file("--html", args.html)
-  outputs.prepare()
+  with stop.lock:
+    stop.cleanup(outputs.discard)
+    outputs.prepare()
   return outputs
 
 

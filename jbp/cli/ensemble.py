@@ -69,8 +69,7 @@ def run(args, stop: Stop, argv, parser) -> int:
   rates = args.learning_rates or ((args.learning_rate,) if args.learning_rate is not None else (0.5,))
   r = record_every_of(args, 100)
   m = len(rates)
-  outputs = outputs_of(args, RUN_FILES, own=ckpt is not None)
-  stop.cleanup(outputs.discard)
+  outputs = outputs_of(args, stop, RUN_FILES, own=ckpt is not None)
   with outputs:
     example, x, y, what = problem(args)
     sizes = args.sizes or tuple([int(x.shape[-1])] + [int(p.w.shape[0]) for p in example])

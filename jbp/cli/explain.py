@@ -24,8 +24,7 @@ def run(args, stop: Stop, argv=None, parser=None) -> int:
   if args.sizes:
     check_drawable("--sizes", args.sizes)
   most_examples = _explain.MAX_EXAMPLES
-  outputs = outputs_of(args)
-  stop.cleanup(outputs.discard)
+  outputs = outputs_of(args, stop)
   with outputs:
     params, x, y, what = problem(args)
     worked_shape = [p.w.shape for p in params] == [(2, 2), (2, 2)] and all(jnp.ndim(p.b) == 0 for p in params)

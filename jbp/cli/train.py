@@ -82,8 +82,7 @@ def run(args, stop: Stop, argv, parser) -> int:
     raise UsageError("--html", f"expected --optimizer sgd (the page records the params at each recorded "
                                f"step of plain SGD), got --optimizer {args.optimizer}")
   r = _page_records(args) if args.html is not None else record_every_of(args, 1000)
-  outputs = outputs_of(args, RUN_FILES, own=ckpt is not None)
-  stop.cleanup(outputs.discard)
+  outputs = outputs_of(args, stop, RUN_FILES, own=ckpt is not None)
   with outputs:
     params, x, y, what = problem(args)
     if args.html is not None:
