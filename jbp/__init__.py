@@ -92,7 +92,7 @@ def __dir__():
   return sorted(set(globals()) | set(_HOMES))
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ACTIVATIONS",
