@@ -64,7 +64,7 @@ ACTIVATIONS = {
 """
 
 
-def resolve_activation(activation) -> Activation:
+def resolve_activation(activation: str | Activation | Callable[[jax.Array], jax.Array]) -> Activation:
   """Turns a name, an :class:`Activation` or an elementwise callable into an Activation.
 
   Raises:
