@@ -519,12 +519,12 @@ class _Latex(_Text):
 
 class _Eq(NamedTuple):
   parts: tuple  # lhs, then each right-hand side of a chain of equalities
-  stage: tuple = None  # (kind, name): what the equation is about, e.g. ("grad", "w5")
+  stage: tuple | None = None  # (kind, name): what the equation is about, e.g. ("grad", "w5")
 
 
 class _Note(NamedTuple):
   text: str
-  stage: tuple = None
+  stage: tuple | None = None
 
 
 # The stages of a step, in the order the derivation meets them; an item's ``stage`` is ``(kind, name)``

@@ -14,7 +14,7 @@ each one compiles a new program.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Iterable, NamedTuple, Sequence, cast
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, Union, cast
 
 import jax
 import numpy as np
@@ -105,6 +105,10 @@ class Kind(NamedTuple):
   floats: tuple
 
 
+StaticOptimizer = Union[Kind, optax.GradientTransformation]
+"""What :func:`split_optimizer` keeps static: a :class:`Kind`, or an optax object as it is."""
+
+
 def _is_float(v) -> bool:
   if isinstance(v, bool):
     return False
@@ -125,7 +129,7 @@ def _same(a, b) -> bool:
 SGD = Kind(optax.sgd, (), ("learning_rate",))
 
 
-def split_optimizer(optimizer: Optimizer | optax.GradientTransformation) -> tuple:
+def split_optimizer(optimizer: Optimizer | optax.GradientTransformation) -> tuple[StaticOptimizer, tuple]:
   """``(kind, values)`` of an :class:`Optimizer`, or ``(transformation, ())`` for an optax object.
 
   Raises:
@@ -139,7 +143,7 @@ def split_optimizer(optimizer: Optimizer | optax.GradientTransformation) -> tupl
                   f"such as optax.adam(1e-2), got {type(optimizer).__name__}")
 
 
-def build(kind: Kind | optax.GradientTransformation, values: Iterable[Any]) -> optax.GradientTransformation:
+def build(kind: StaticOptimizer, values: Iterable[Any]) -> optax.GradientTransformation:
   """The optax transformation of a :class:`Kind` and its float values (which may be traced)."""
   if isinstance(kind, optax.GradientTransformation):
     return kind
