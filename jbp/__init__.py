@@ -8,6 +8,8 @@ yourself: ``jax.config.update("jax_enable_x64", True)`` at start-up, or
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a program starts faster)
 
 if TYPE_CHECKING:  # what type checkers and the API reference read; at run time names load on first use
+  from typing import Any
+
   from jbp._activation import ACTIVATIONS, Activation
   from jbp._backprop import backprop
   from jbp._data import load_csv, load_params, save_params
@@ -74,7 +76,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> "Any":
   """Imports the module that holds ``name`` on first use: ``import jbp`` loads no JAX, so ``jbp --help``
   and ``jbp --version`` answer at once, and the command line's signal policy is in place before JAX
   starts its threads."""
@@ -88,7 +90,7 @@ def __getattr__(name: str):
   return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
   return sorted(set(globals()) | set(_HOMES))
 
 

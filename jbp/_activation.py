@@ -10,12 +10,12 @@ callable it is taken with a forward-mode derivative of that elementwise function
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Union
 
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Activation", "ACTIVATIONS", "resolve_activation"]
+__all__ = ["Activation", "ACTIVATIONS", "ActivationLike", "resolve_activation"]
 
 
 class Activation(NamedTuple):
@@ -45,6 +45,11 @@ class Activation(NamedTuple):
     return tangent
 
 
+ActivationLike = Union[str, Activation, Callable[[jax.Array], jax.Array]]
+"""What an ``activation=`` argument takes: a name in :data:`ACTIVATIONS`, an :class:`Activation`, or an
+elementwise callable."""
+
+
 def _relu_deriv(net, out):
   del out
   return (net > 0).astype(net.dtype)
@@ -64,7 +69,7 @@ ACTIVATIONS = {
 """
 
 
-def resolve_activation(activation) -> Activation:
+def resolve_activation(activation: ActivationLike) -> Activation:
   """Turns a name, an :class:`Activation` or an elementwise callable into an Activation.
 
   Raises:

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from jbp import _checks
-from jbp._activation import resolve_activation
+from jbp._activation import ActivationLike, resolve_activation
 from jbp._network import REDUCTIONS, Layer, _trace
 
 __all__ = ["backprop"]
@@ -73,7 +73,8 @@ def _delta_rule(params, x, y, act, reduction="sum", step=None):
   return E, tuple(grads), tuple(new)
 
 
-def backprop(params, x, y, *, activation="sigmoid", reduction="sum"):
+def backprop(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
+             activation: ActivationLike = "sigmoid", reduction: str = "sum") -> tuple[Layer, ...]:
   """Gradients of :func:`jbp.loss` by the hand-derived delta rule (no ``jax.grad``).
 
   Args:

@@ -23,16 +23,21 @@ import re
 import tempfile
 import zipfile
 import zlib
+from typing import IO, Any, Callable, Mapping, Sequence, Union, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
 from jbp import _checks
 from jbp._network import Layer
 
 __all__ = ["load_csv", "save_params", "load_params", "save_npz", "save_json", "check_writable",
            "atomic_write"]
+
+StrPath = Union[str, "os.PathLike[str]"]
+"""A file name: a ``str`` or an ``os.PathLike`` such as ``pathlib.Path``."""
 
 
 def _columns(name, value):
@@ -107,7 +112,8 @@ def _long_field(text, lines_before, limit):
   return (k, n) if n > limit else None
 
 
-def load_csv(path, inputs, targets):
+def load_csv(path: StrPath, inputs: str | Sequence[str],
+             targets: str | Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
   """Inputs and targets from a CSV file with a header row.
 
   Args:
@@ -191,7 +197,7 @@ def load_csv(path, inputs, targets):
   return x, y
 
 
-def check_writable(path, *, force=False, name="out"):
+def check_writable(path: StrPath, *, force: bool = False, name: str = "out") -> str:
   """Fails early, before any work, if ``path`` cannot be written.
 
   Raises:
@@ -222,7 +228,8 @@ def _umask():
   return mask
 
 
-def atomic_write(path, write, *, force=False, name="out"):
+def atomic_write(path: StrPath, write: Callable[[IO[bytes]], object], *, force: bool = False,
+                 name: str = "out") -> str:
   """Writes ``path`` through ``write(file)`` into a temporary file, then renames it into place.
 
   The temporary file lives in the same folder (so the rename is atomic) and is
@@ -268,22 +275,23 @@ def _place_new(tmp, path, name):
     os.unlink(tmp)
 
 
-def save_npz(path, arrays: dict, *, force=False, name="out"):
+def save_npz(path: StrPath, arrays: Mapping[str, ArrayLike], *, force: bool = False,
+             name: str = "out") -> str:
   """Saves a dict of arrays as an uncompressed ``.npz`` (no pickled objects), atomically."""
-  plain = {k: np.asarray(v) for k, v in arrays.items()}
+  plain: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}  # Any, as savez takes **arrays
   for k, v in plain.items():
     if v.dtype == object:
       raise TypeError(f"{name}: array {k!r} holds Python objects; expected numbers")
   return atomic_write(path, lambda f: np.savez(f, **plain), force=force, name=name)
 
 
-def save_json(path, obj, *, force=False, name="out"):
+def save_json(path: StrPath, obj: Any, *, force: bool = False, name: str = "out") -> str:
   """Saves ``obj`` as indented JSON, atomically."""
   text = json.dumps(obj, indent=2) + "\n"
   return atomic_write(path, lambda f: f.write(text.encode("utf-8")), force=force, name=name)
 
 
-def save_params(path, params, *, force=False):
+def save_params(path: StrPath, params: Sequence[Layer], *, force: bool = False) -> str:
   """Saves params as ``.npz`` arrays ``w1, b1, w2, b2, ...``: layer ``l``, from 1 at the input side.
 
   ``w1, b1`` hold ``params[0]``, the names :func:`jbp.explain` gives them (in the
@@ -356,7 +364,7 @@ def _check_zip(path):
     raise _not_npz(path, "which is empty" if not start else "which is not a zip archive, as an .npz is")
 
 
-def load_params(path, dtype=None):
+def load_params(path: StrPath, dtype: DTypeLike | None = None) -> tuple[Layer, ...]:
   """Params saved by :func:`save_params`, read with ``allow_pickle=False``.
 
   Args:
@@ -432,7 +440,8 @@ def load_params(path, dtype=None):
       raise ValueError(f"params: expected one floating dtype for every array, got {first} ({ordered[0]}) "
                        f"and {arrays[other].dtype} ({other}) in {path}; pass dtype=jnp.float32 (or another) "
                        f"to convert them all")
-    if first.itemsize == 8 and not jax.config.jax_enable_x64:
+    x64 = cast(Any, jax.config).jax_enable_x64  # jax.config declares no type for its options
+    if first.itemsize == 8 and not x64:
       raise ValueError(f"params: expected float32 arrays with 64-bit mode off, got float64 in {path}. "
                        f"{_checks.X64_HINT}; or pass dtype=jnp.float32 to load them as float32")
     dt = first

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike, DTypeLike
 
 from jbp import _checks
 from jbp._network import Layer
@@ -40,9 +42,9 @@ class Example(NamedTuple):
   ((4, 2), (4, 1), 0.5, 10000)
   """
 
-  params: tuple
-  inputs: jnp.ndarray
-  targets: jnp.ndarray
+  params: tuple[Layer, ...]
+  inputs: jax.Array
+  targets: jax.Array
   learning_rate: float
   steps: int
 
@@ -68,7 +70,7 @@ A value matches a figure when it is within one unit of its last printed digit
 """
 
 
-def worked_example(dtype=None) -> Example:
+def worked_example(dtype: DTypeLike | None = None) -> Example:
   """The 2-2-2 worked example: weights w1..w8, shared biases b1, b2, one example.
 
   Args:
@@ -99,7 +101,7 @@ def worked_example(dtype=None) -> Example:
   return Example(params, a([0.05, 0.10]), a([0.01, 0.99]), 0.5, 10_000)
 
 
-def xor(dtype=None, *, key=None, hidden: int = 5) -> Example:
+def xor(dtype: DTypeLike | None = None, *, key: ArrayLike | None = None, hidden: int = 5) -> Example:
   """XOR, the reference program's second example: four examples, full batch.
 
   ``[0,0]->0, [0,1]->1, [1,0]->1, [1,1]->0`` with a 2-``hidden``-1 sigmoid network.

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jbp import _checks
-from jbp._activation import resolve_activation
+from jbp._activation import ActivationLike, resolve_activation
 from jbp._backprop import _delta_rule
 from jbp._network import Layer, _loss, _trace
 from jbp._optimizer import sgd_update
@@ -272,8 +272,9 @@ def _step(params, x2, y2, lr, *, act, update, mask):
           tuple(act.derivative(*t) for t in trace))
 
 
-def explain(params, x, y, *, learning_rate, update="simultaneous", activation="sigmoid", names=None,
-            trainable="weights") -> Explanation:
+def explain(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
+            learning_rate: float, update: str = "simultaneous", activation: ActivationLike = "sigmoid",
+            names: str | None = None, trainable: str | tuple[Layer, ...] = "weights") -> Explanation:
   """Every intermediate value of one step of gradient descent on ``E_total``.
 
   The numbers come from the code that trains: the forward pass of
@@ -519,12 +520,12 @@ class _Latex(_Text):
 
 class _Eq(NamedTuple):
   parts: tuple  # lhs, then each right-hand side of a chain of equalities
-  stage: tuple = None  # (kind, name): what the equation is about, e.g. ("grad", "w5")
+  stage: tuple | None = None  # (kind, name): what the equation is about, e.g. ("grad", "w5")
 
 
 class _Note(NamedTuple):
   text: str
-  stage: tuple = None
+  stage: tuple | None = None
 
 
 # The stages of a step, in the order the derivation meets them; an item's ``stage`` is ``(kind, name)``
@@ -758,7 +759,7 @@ def _plain(v):
   return v
 
 
-def render_json(record: Explanation, *, indent=2) -> str:
+def render_json(record: Explanation, *, indent: int | None = 2) -> str:
   """The record as JSON: every number at full precision (floats round-trip exactly).
 
   Args:

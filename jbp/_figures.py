@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
+
+from jax.typing import DTypeLike
 
 from jbp._example import PUBLISHED, worked_example
 from jbp._network import forward
@@ -44,7 +46,10 @@ def matches_published(value: float, published: str) -> bool:
   printed with 9 decimals matches any value within 1e-9 of it.
   """
   text = published.strip()
-  decimals = -Decimal(text).as_tuple().exponent
+  exponent = Decimal(text).as_tuple().exponent
+  if not isinstance(exponent, int):  # 'n', 'N' or 'F': a NaN or an infinity
+    raise TypeError(f"published: expected a finite decimal number, got {published!r}")
+  decimals = -exponent
   return abs(Decimal(repr(float(value))) - Decimal(text)) <= Decimal(1).scaleb(-decimals)
 
 
@@ -60,7 +65,7 @@ def _values(update: str, dtype) -> list[float]:
           float(losses[-1]), float(out[0]), float(out[1])]
 
 
-def worked_example_figures(dtype=None) -> list[FigureRow]:
+def worked_example_figures(dtype: DTypeLike | None = None) -> list[FigureRow]:
   """Every published figure with jbp's value under each update order.
 
   Trains the worked example for one update and for its 10,000, in each order,
@@ -106,7 +111,7 @@ def _check_rows(rows) -> list:
   return rows
 
 
-def format_figures(rows, dtype_name: str = "float64") -> str:
+def format_figures(rows: Iterable[FigureRow], dtype_name: str = "float64") -> str:
   """The rows of :func:`worked_example_figures` as the table ``jbp`` prints.
 
   Args:

@@ -9,12 +9,15 @@ so each number can be read against the published derivation digit for digit.
 
 from __future__ import annotations
 
+from typing import SupportsFloat
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["number", "numbers"]
 
 
-def number(v) -> str:
+def number(v: SupportsFloat) -> str:
   """``v`` with 9 significant digits, or in scientific notation below 1e-4.
 
   >>> number(0.298371109), number(3.5101877789e-05), number(2.407412430e-35), number(0.5)
@@ -23,7 +26,7 @@ def number(v) -> str:
   return f"{float(v):.9g}"
 
 
-def numbers(values) -> str:
+def numbers(values: ArrayLike) -> str:
   """A sequence of numbers as ``[a, b, ...]``, each written by :func:`number`.
 
   >>> numbers([0.0159136204, 0.984064274])

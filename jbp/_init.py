@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike, DTypeLike
 
 from jbp import _checks
 from jbp._layer import Layer
@@ -16,7 +18,7 @@ __all__ = ["init_params", "init_many", "METHODS"]
 METHODS = ("glorot", "uniform")
 
 
-def check_key(key, name: str = "key"):
+def check_key(key: ArrayLike, name: str = "key") -> jax.Array | np.ndarray:
   """A single PRNG key: typed (``jax.random.key``) or raw uint32[2] (``PRNGKey``)."""
   if isinstance(key, (jax.Array, np.ndarray)):
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.shape == ():
@@ -27,7 +29,7 @@ def check_key(key, name: str = "key"):
                   f"{type(key).__name__} {getattr(key, 'shape', '')} {getattr(key, 'dtype', key)!r}")
 
 
-def check_sizes(sizes):
+def check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
   if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 2:
     raise ValueError(f"sizes: expected at least two layer sizes such as (2, 2, 2), got {sizes!r}")
   for s in sizes:
@@ -36,7 +38,8 @@ def check_sizes(sizes):
   return tuple(int(s) for s in sizes)
 
 
-def init_params(key, sizes, *, method="glorot", shared_bias=False, dtype=None):
+def init_params(key: ArrayLike, sizes: Sequence[int], *, method: str = "glorot", shared_bias: bool = False,
+                dtype: DTypeLike | None = None) -> tuple[Layer, ...]:
   """Random params for a network of the given sizes.
 
   Args:
@@ -90,7 +93,8 @@ def _init(key, *, sizes, method, shared_bias, dtype):
   return tuple(params)
 
 
-def init_many(key, n, sizes, *, method="glorot", shared_bias=False, dtype=None):
+def init_many(key: ArrayLike, n: int, sizes: Sequence[int], *, method: str = "glorot",
+              shared_bias: bool = False, dtype: DTypeLike | None = None) -> tuple[Layer, ...]:
   """``n`` independent initializations stacked on a leading population axis.
 
   ``key`` is split into ``n`` keys, one a member, and each member is drawn by

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jbp import _checks
-from jbp._activation import resolve_activation
+from jbp._activation import ActivationLike, resolve_activation
 from jbp._layer import Layer
 
 __all__ = ["Layer", "forward", "loss", "sizes_of", "FORMS"]
@@ -38,7 +38,7 @@ FORMS = ("auto", "unrolled", "matmul")
 >>> jbp.FORMS
 ('auto', 'unrolled', 'matmul')
 """
-def sizes_of(params) -> tuple[int, ...]:
+def sizes_of(params: tuple[Layer, ...]) -> tuple[int, ...]:
   """The layer sizes of a network, input first, after checking that its shapes chain.
 
   Args:
@@ -158,7 +158,8 @@ def _loss(params, x, y, act, reduction, form="matmul"):
 # --- the public functions ---------------------------------------------------------------
 
 
-def forward(params, x, *, activation="sigmoid"):
+def forward(params: tuple[Layer, ...], x: jax.typing.ArrayLike, *,
+            activation: ActivationLike = "sigmoid") -> jax.Array:
   """The network's outputs.
 
   Args:
@@ -196,7 +197,8 @@ def _forward(params, x, act):
   return _per_example(lambda x: _output(params, x, act), x)
 
 
-def loss(params, x, y, *, activation="sigmoid", reduction="sum"):
+def loss(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
+         activation: ActivationLike = "sigmoid", reduction: str = "sum") -> jax.Array:
   """Total error ``E = sum_k 1/2 (y_k - out_k)**2`` over the output neurons.
 
   Args:

@@ -14,10 +14,12 @@ each one compiles a new program.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, Union, cast
 
+import jax
 import numpy as np
 import optax
+from jax.typing import DTypeLike
 
 from jbp import _checks
 from jbp._layer import Layer
@@ -87,12 +89,12 @@ class Optimizer:
     args = "".join(f", {k}={v!r}" for k, v in self.hyperparams.items())
     return f"Optimizer({getattr(self.factory, '__name__', repr(self.factory))}{args})"
 
-  def __eq__(self, other):
+  def __eq__(self, other: object) -> bool:
     return (isinstance(other, Optimizer) and self.factory is other.factory
             and self.hyperparams.keys() == other.hyperparams.keys()
             and all(_same(self.hyperparams[k], other.hyperparams[k]) for k in self.hyperparams))
 
-  __hash__ = None  # float hyperparameters may be arrays; hash ``kind`` instead
+  # __eq__ without __hash__ leaves Optimizer unhashable: float hyperparameters may be arrays; hash ``kind``
 
 
 class Kind(NamedTuple):
@@ -101,6 +103,10 @@ class Kind(NamedTuple):
   factory: Any
   fixed: tuple
   floats: tuple
+
+
+StaticOptimizer = Union[Kind, optax.GradientTransformation]
+"""What :func:`split_optimizer` keeps static: a :class:`Kind`, or an optax object as it is."""
 
 
 def _is_float(v) -> bool:
@@ -123,7 +129,7 @@ def _same(a, b) -> bool:
 SGD = Kind(optax.sgd, (), ("learning_rate",))
 
 
-def split_optimizer(optimizer) -> tuple:
+def split_optimizer(optimizer: Optimizer | optax.GradientTransformation) -> tuple[StaticOptimizer, tuple]:
   """``(kind, values)`` of an :class:`Optimizer`, or ``(transformation, ())`` for an optax object.
 
   Raises:
@@ -137,14 +143,14 @@ def split_optimizer(optimizer) -> tuple:
                   f"such as optax.adam(1e-2), got {type(optimizer).__name__}")
 
 
-def build(kind, values) -> optax.GradientTransformation:
+def build(kind: StaticOptimizer, values: Iterable[Any]) -> optax.GradientTransformation:
   """The optax transformation of a :class:`Kind` and its float values (which may be traced)."""
   if isinstance(kind, optax.GradientTransformation):
     return kind
   return kind.factory(**dict(kind.fixed), **dict(zip(kind.floats, values)))
 
 
-def masked(tx: optax.GradientTransformation, mask) -> optax.GradientTransformation:
+def masked(tx: optax.GradientTransformation, mask: Sequence[Layer]) -> optax.GradientTransformation:
   """``tx`` for the trainable leaves; frozen ones get zero updates and no state (``optax.multi_transform``).
 
   Args:
@@ -159,7 +165,8 @@ def masked(tx: optax.GradientTransformation, mask) -> optax.GradientTransformati
   return optax.multi_transform({"train": tx, "freeze": optax.set_to_zero()}, labels)
 
 
-def sgd_update(params, grads, learning_rate, mask):
+def sgd_update(params: tuple[Layer, ...], grads: tuple[Layer, ...], learning_rate: float | jax.Array,
+               mask: Sequence[Layer]) -> tuple[Layer, ...]:
   """One plain-SGD update, ``w <- w - learning_rate * dE/dw`` on the trainable leaves only.
 
   ``optax.sgd`` under :func:`masked`: the one implementation of a masked gradient step,
@@ -172,10 +179,10 @@ def sgd_update(params, grads, learning_rate, mask):
   """
   tx = masked(optax.sgd(learning_rate), mask)
   updates, _ = tx.update(grads, tx.init(params), params)
-  return optax.apply_updates(params, updates)
+  return cast("tuple[Layer, ...]", optax.apply_updates(params, updates))  # optax types any pytree
 
 
-def check_hyperparams(optimizer, dtype=None) -> None:
+def check_hyperparams(optimizer: Optimizer, dtype: DTypeLike | None = None) -> None:
   """Float hyperparameters given as numbers must be finite (checked on host values only).
 
   With ``dtype`` (the params'), finite in it too: the program computes with them in

@@ -19,7 +19,7 @@ from jbp import _checks
 from jbp._activation import Activation, resolve_activation
 from jbp._layer import Layer
 from jbp._network import FORMS, REDUCTIONS
-from jbp._optimizer import SGD, Optimizer, check_hyperparams, split_optimizer
+from jbp._optimizer import SGD, Optimizer, StaticOptimizer, check_hyperparams, split_optimizer
 
 __all__ = ["Options", "make_options", "trainable_mask", "as_dtype", "UPDATES"]
 
@@ -57,7 +57,7 @@ class Options:
   act: Activation
   reduction: str
   mask: tuple
-  optimizer: object
+  optimizer: StaticOptimizer
   form: str
   unroll: int = 1
   watch: bool = False
@@ -85,7 +85,7 @@ def choose_form(form, sizes, batch, platform) -> str:
   return "unrolled" if platform == "cpu" and products <= UNROLL_LIMIT else "matmul"
 
 
-def trainable_mask(params, trainable="weights") -> tuple:
+def trainable_mask(params, trainable: str | tuple[Layer, ...] | list[Layer] = "weights") -> tuple:
   """Which leaves train: one ``Layer(w=bool, b=bool)`` a layer.
 
   Args:

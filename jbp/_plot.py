@@ -10,11 +10,17 @@ display. Files are written atomically and an existing file is kept unless
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from jbp._data import atomic_write, check_writable
+from jbp._data import StrPath, atomic_write, check_writable
 from jbp._format import number
+
+if TYPE_CHECKING:
+  from matplotlib.backends.backend_agg import FigureCanvasAgg
+  from matplotlib.figure import Figure
 
 __all__ = ["plot_losses", "plot_population", "require_matplotlib"]
 
@@ -31,7 +37,7 @@ def plain_text(text: str) -> str:
   return str(text).replace("$", r"\$")
 
 
-def require_matplotlib():
+def require_matplotlib() -> tuple[type[Figure], type[FigureCanvasAgg]]:
   """Imports matplotlib's Agg canvas, or raises ImportError saying how to install it."""
   try:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -42,14 +48,15 @@ def require_matplotlib():
   return Figure, FigureCanvasAgg
 
 
-def _save(fig, canvas_cls, path, force):
+def _save(fig: Figure, canvas_cls: type[FigureCanvasAgg], path: StrPath, force: bool) -> str:
   canvas_cls(fig)
   buf = io.BytesIO()
   fig.savefig(buf, format="png", dpi=120)
   return atomic_write(path, lambda f: f.write(buf.getvalue()), force=force, name="plot")
 
 
-def plot_losses(curves: dict, path, *, title="Training loss", force=False):
+def plot_losses(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], path: StrPath, *,
+                title: str = "Training loss", force: bool = False) -> str:
   """Loss curves on a log axis, one line a curve, written as a PNG.
 
   Two curves over the same steps (the two update orders, say) get a second panel
@@ -108,8 +115,9 @@ def plot_losses(curves: dict, path, *, title="Training loss", force=False):
   return _save(fig, Canvas, path, force)
 
 
-def plot_population(final_losses, path, *, threshold=None, learning_rates=None, converged=None,
-                    title="Population", force=False):
+def plot_population(final_losses: ArrayLike, path: StrPath, *, threshold: float | None = None,
+                    learning_rates: ArrayLike | None = None, converged: ArrayLike | None = None,
+                    title: str = "Population", force: bool = False) -> str:
   """The distribution of final losses, and (optionally) a convergence map, written as a PNG.
 
   Args:
@@ -153,7 +161,7 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
   bins = np.logspace(np.log10(lo) - 0.05, np.log10(hi) + 0.05, 40)
   labels = ([f"lr {number(lr)}" for lr in np.asarray(learning_rates)] if sweep else [None])
   for row, label in zip(rows, labels):
-    style = dict(histtype="step", lw=1.8) if len(rows) > 1 else dict(alpha=0.8)
+    style: dict[str, Any] = dict(histtype="step", lw=1.8) if len(rows) > 1 else dict(alpha=0.8)
     ax.hist(np.clip(row[np.isfinite(row)], lo, None), bins=bins, label=label, **style)
   ax.set_xscale("log")
   ax.set_xlabel("final total error E (log scale)")
@@ -165,7 +173,12 @@ def plot_population(final_losses, path, *, threshold=None, learning_rates=None, 
   if sweep or threshold is not None:
     ax.legend()
   if sweep:
-    conv = np.asarray(converged if converged is not None else losses < threshold, bool)
+    if converged is not None:
+      conv = np.asarray(converged, bool)
+    elif threshold is not None:
+      conv = np.asarray(losses < threshold, bool)
+    else:
+      raise TypeError("plot: expected converged= or threshold= for the convergence map, got neither")
     ax2 = fig.add_subplot(1, 2, 2)
     im = ax2.imshow(conv.astype(float), aspect="auto", interpolation="nearest", cmap="RdYlGn",
                     vmin=0, vmax=1)

@@ -96,9 +96,11 @@ def _mesh(devices):
   return Mesh(np.array(devices), (_AXIS,))
 
 
-def train_many(params, x, y, *, steps, learning_rate=None, update="simultaneous", record_every=1,
-               record="all", activation="sigmoid", optimizer=None, trainable="weights", reduction="sum",
-               form="auto", unroll=1, devices=None) -> Population:
+def train_many(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, steps: int,
+               learning_rate: jax.typing.ArrayLike | None = None, update: str = "simultaneous",
+               record_every: int = 1, record: str = "all", activation="sigmoid", optimizer=None,
+               trainable: str | tuple[Layer, ...] = "weights", reduction: str = "sum", form: str = "auto",
+               unroll: int = 1, devices=None) -> Population:
   """Trains a population of networks on the same data, every member in one compiled program.
 
   Member ``i`` is trained exactly as ``jbp.train(member_i, x, y, ...)`` would train
@@ -293,7 +295,8 @@ def _train_many(params, x, y, values, *, opts, axes, mesh, block):
   return jax.tree_util.tree_map(lambda a: a[:n], out) if pad else out
 
 
-def sweep(params, x, y, *, learning_rates, steps, **kwargs) -> Population:
+def sweep(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
+          learning_rates: jax.typing.ArrayLike, steps: int, **kwargs) -> Population:
   """Every member of a population trained with every learning rate, in one call.
 
   Args:

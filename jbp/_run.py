@@ -35,7 +35,7 @@ import numpy as np
 from jbp import _checks
 from jbp._explain import _names, _num, check_explainable
 from jbp._format import number
-from jbp._network import _forward
+from jbp._network import Layer, _forward
 from jbp._options import as_dtype, make_options
 from jbp._page import notebook_frame, page
 from jbp._svg import draw, shared_biases
@@ -83,8 +83,9 @@ class TrainingRun(NamedTuple):
     return notebook_frame(render_training(self), height=860)
 
 
-def record_training(params, x, y, *, steps, learning_rate, record_every=1, update="simultaneous",
-                    activation="sigmoid", trainable="weights") -> TrainingRun:
+def record_training(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
+                    steps: int, learning_rate: float, record_every: int = 1, update: str = "simultaneous",
+                    activation="sigmoid", trainable: str | tuple[Layer, ...] = "weights") -> TrainingRun:
   """Trains with plain SGD as :func:`jbp.train` does, keeping the params at every recorded step.
 
   Args:
@@ -308,7 +309,8 @@ def _check_run(run):
                     f"{type(run).__name__}")
 
 
-def render_training(run: TrainingRun, *, compare=None, names=None, title=None) -> str:
+def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike] | None = None,
+                    names: str | None = None, title: str | None = None) -> str:
   """One training run as a self-contained page: the loss curve and the weights at each recorded step.
 
   Args:

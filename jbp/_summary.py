@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from jbp import _checks
 
@@ -47,7 +48,8 @@ class Summary(NamedTuple):
   fraction_diverged: np.ndarray
 
 
-def summarize(losses, threshold, *, record_every=1, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)) -> Summary:
+def summarize(losses: ArrayLike, threshold: float, *, record_every: int = 1,
+              quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> Summary:
   """How many members converged, when, and how far: statistics over the member axis.
 
   Args:

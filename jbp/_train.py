@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from jbp._network import _affine, _error, _inputs, _loss, _reduce
+from jbp._network import Layer, _affine, _error, _inputs, _loss, _reduce
 from jbp._optimizer import build, masked, sgd_update
 from jbp._options import UPDATES, Options, as_dtype, make_options
 
@@ -161,9 +161,11 @@ def _train_program(params, x, y, values, opts: Options):
 # --- the public function ------------------------------------------------------------------
 
 
-def train(params, x, y, *, steps, learning_rate=None, update="simultaneous", record_every=1,
-          activation="sigmoid", optimizer=None, trainable="weights", reduction="sum", form="auto",
-          unroll=1):
+def train(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, steps: int,
+          learning_rate: jax.typing.ArrayLike | None = None, update: str = "simultaneous",
+          record_every: int = 1, activation="sigmoid", optimizer=None,
+          trainable: str | tuple[Layer, ...] = "weights", reduction: str = "sum", form: str = "auto",
+          unroll: int = 1) -> tuple[tuple[Layer, ...], jax.Array]:
   """Trains ``params`` on ``(x, y)`` for ``steps`` updates in one compiled program.
 
   The gradients come from ``jax.value_and_grad`` of :func:`jbp.loss` (or, in the

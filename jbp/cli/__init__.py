@@ -31,6 +31,10 @@ import sys
 
 from jbp.cli.stop import Stop, exit_status
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, as jbp/__init__.py
+if TYPE_CHECKING:
+  from jbp.cli.parser import UsageError, build_parser  # loaded on first use, by __getattr__
+
 __all__ = ["main", "program", "build_parser", "UsageError"]
 
 COMMANDS = {None: "figures", "explain": "explain", "train": "train", "ensemble": "ensemble"}
@@ -45,12 +49,12 @@ def program() -> None:
   stop.end(lambda signum: (exit_status(signum) if signum else status, ""))
 
 
-def _prog(argv) -> str:
+def _prog(argv: list[str]) -> str:
   """``"jbp train"``: the program's name for its messages, known before anything is parsed."""
   return f"jbp {argv[0]}" if argv and argv[0] in COMMANDS else "jbp"
 
 
-def main(argv=None, *, stop: Stop | None = None) -> int:
+def main(argv: list[str] | None = None, *, stop: Stop | None = None) -> int:
   """Runs ``jbp`` with the arguments ``argv`` (``None``: ``sys.argv[1:]``), in this process.
 
   Args:
@@ -96,7 +100,7 @@ def main(argv=None, *, stop: Stop | None = None) -> int:
     return 130
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> object:
   if name in ("build_parser", "UsageError"):
     from jbp.cli import parser
 

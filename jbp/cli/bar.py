@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import Literal
 
 __all__ = ["ProgressBar", "time_left"]
 
@@ -53,12 +54,12 @@ class ProgressBar:
     shown = not disabled and sys.stderr.isatty()  # no bar in a log file or a pipe
     self._thread = threading.Thread(target=self._tick, daemon=True) if shown else None
 
-  def __enter__(self):
+  def __enter__(self) -> ProgressBar:
     if self._thread is not None:
       self._thread.start()
     return self
 
-  def __exit__(self, *exc):
+  def __exit__(self, *exc: object) -> Literal[False]:
     self.close()
     return False
 

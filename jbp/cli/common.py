@@ -8,6 +8,16 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+  import argparse
+
+  import jax
+
+  from jbp._layer import Layer
+  from jbp.cli.outputs import Outputs
+  from jbp.cli.stop import Stop
 
 from jbp.cli.parser import UsageError, sizes_text, subparser, typed_flag
 
@@ -17,7 +27,7 @@ __all__ = ["RUN_FILES", "enable_x64", "problem", "outputs_of", "record_every_of"
 RUN_FILES = ("params.npz", "losses.npz", "summary.json", "checkpoint.npz")
 """The files of a run folder (``--out DIR``); ``checkpoint.npz`` only while the run is unfinished."""
 
-def enable_x64(enabled: bool):
+def enable_x64(enabled: bool) -> None:
   # The command line is an application: it may set JAX's configuration for its own
   # process. The library never does.
   import jax
@@ -25,7 +35,7 @@ def enable_x64(enabled: bool):
   jax.config.update("jax_enable_x64", bool(enabled))
 
 
-def problem(args):
+def problem(args: argparse.Namespace) -> tuple[tuple[Layer, ...], jax.Array, jax.Array, str]:
   """``(params, x, y, description)`` from the network and data options."""
   import jax
   import jax.numpy as jnp
@@ -64,10 +74,12 @@ def problem(args):
                                   f"{sizes_text(sizes)}")
     params = init_params(jax.random.key(args.seed), sizes, method=args.init,
                          shared_bias=args.init == "uniform", dtype=dtype)
+  assert params is not None  # an example's own, or from --sizes, or (n_in, 4, n_out) for a CSV file
   return params, x, y, what
 
 
-def outputs_of(args, stop, folder_files=None, own=False):
+def outputs_of(args: argparse.Namespace, stop: Stop, folder_files: Sequence[str] | None = None,
+               own: bool = False) -> Outputs:
   """The command's outputs (``--out``, ``--plot``, ``--html``), every one checked now, before any work.
 
   ``folder_files``: the files of an ``--out`` folder; ``None`` makes ``--out`` a file. ``own``: the
@@ -99,9 +111,12 @@ def outputs_of(args, stop, folder_files=None, own=False):
   return outputs
 
 
-def library_error(e, parser, argv, command):
+def library_error(e: Exception, parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+                  command: str | None) -> tuple[str, str]:
   """``(flag, message)`` of a library error ``"name: ..."``, the name turned into the flag that sets it."""
-  if getattr(e, "flag", None):  # an output error names its flag itself
+  from jbp.cli.outputs import OutputError
+
+  if isinstance(e, (OutputError, UsageError)) and e.flag:  # an output error names its flag itself
     return e.flag, e.message
   message = " ".join(str(e).split())
   m = re.match(r"([a-z_]+)(?:\[\d+\])?(?:\.\w+)?: (.*)", message)
@@ -116,18 +131,18 @@ def library_error(e, parser, argv, command):
 
 
 
-def record_every_of(args, target: int) -> int:
+def record_every_of(args: argparse.Namespace, target: int) -> int:
   """``--record-every``, or about ``steps / target`` (at least 1): no need to divide ``--steps``, since
   the loss after the last step is recorded too."""
   return args.record_every or max(1, -(-args.steps // target))
 
 
-def layer_sizes(params) -> tuple:
+def layer_sizes(params: Sequence[Layer]) -> tuple[int, ...]:
   """``(n_in, n_1, ..., n_out)`` of one network's params."""
   return (int(params[0].w.shape[-1]),) + tuple(int(p.w.shape[-2]) for p in params)
 
 
-def check_drawable(flag: str, sizes) -> None:
+def check_drawable(flag: str, sizes: Sequence[int]) -> None:
   """A page or a derivation draws every weight: refuse, naming ``flag``, a network too large for it."""
   from jbp._explain import MAX_LAYERS, MAX_NEURONS
 

@@ -31,12 +31,15 @@ import math
 import os
 import signal
 import time
-from typing import Any, Callable, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Sequence, SupportsFloat
 
 import numpy as np
 
 from jbp.cli.bar import ProgressBar
 from jbp.cli.stop import Stop, trace
+
+if TYPE_CHECKING:
+  import argparse
 
 __all__ = ["CHECKPOINT", "CHUNK_SECONDS", "PROBE_SECONDS", "Job", "Progress", "drive", "next_chunk",
            "probe_size", "host", "restore", "read_checkpoint", "write_checkpoint", "data_digest"]
@@ -144,7 +147,7 @@ def _leaves(tree):
 
 def drive(job: Job, *, steps: int, record_every: int, stop: Stop, bar: ProgressBar,
           describe: Callable[[np.ndarray], str], checkpoint: Optional[Callable[[Progress], None]] = None,
-          checkpoint_every: float = 60.0, clock=time.perf_counter) -> Progress:
+          checkpoint_every: float = 60.0, clock: Callable[[], float] = time.perf_counter) -> Progress:
   """Runs ``job`` to ``steps`` updates, or until a stop request; returns the state after the last chunk.
 
   Args:
@@ -217,7 +220,7 @@ def drive(job: Job, *, steps: int, record_every: int, stop: Stop, bar: ProgressB
   return progress
 
 
-def host(tree):
+def host(tree: Any) -> Any:
   """``tree`` with NumPy arrays for leaves (None stays None)."""
   import jax
 
@@ -227,7 +230,7 @@ def host(tree):
 # --- checkpoints -----------------------------------------------------------------------------------------
 
 
-def data_digest(*arrays) -> str:
+def data_digest(*arrays: Any) -> str:
   """A SHA-256 of the arrays' shapes, dtypes and bytes: the data a checkpoint was trained on."""
   h = hashlib.sha256()
   for a in arrays:
@@ -305,7 +308,7 @@ def read_checkpoint(folder: str, flag: str = "--resume") -> Checkpoint:
   return Checkpoint(meta, arrays)
 
 
-def restore(ckpt: Checkpoint, like_params, like_state) -> Progress:
+def restore(ckpt: Checkpoint, like_params: Any, like_state: Any) -> Progress:
   """The :class:`Progress` a checkpoint holds, its leaves put in the structures of ``like_*``."""
   import jax
 
@@ -329,12 +332,12 @@ def restore(ckpt: Checkpoint, like_params, like_state) -> Progress:
                   rec_losses, a["last"])
 
 
-def given_flags(argv: Sequence[str], parser) -> set:
+def given_flags(argv: Sequence[str], parser: argparse.ArgumentParser) -> set:
   """The ``dest`` of every option typed in ``argv`` (``--lr 0.1`` or ``--lr=0.1``)."""
   typed = {token.split("=", 1)[0] for token in argv if token.startswith("-")}
   return {a.dest for a in parser._actions if a.option_strings and typed & set(a.option_strings)}
 
 
-def finite_or_none(v) -> Optional[float]:
+def finite_or_none(v: SupportsFloat) -> Optional[float]:
   v = float(v)
   return v if math.isfinite(v) else None

@@ -12,6 +12,11 @@ import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+  import argparse
+
 
 from jbp.cli.common import RUN_FILES, outputs_of, problem, record_every_of
 from jbp.cli.driver import Job, Progress, drive, host, restore, write_checkpoint
@@ -22,7 +27,8 @@ from jbp.cli.stop import Stop
 __all__ = ["run", "check_memory"]
 
 
-def check_memory(n: int, sizes, records: int, itemsize: int, available: int | None = None) -> None:
+def check_memory(n: int, sizes: Sequence[int], records: int, itemsize: int,
+                 available: int | None = None) -> None:
   """Refuses, before any work, a population whose arrays cannot fit in this machine's memory.
 
   The estimate: the members' params three times over (the program's input, its output and the
@@ -39,7 +45,7 @@ def check_memory(n: int, sizes, records: int, itemsize: int, available: int | No
                             f"got --n {n}")
 
 
-def _available_memory():
+def _available_memory() -> int | None:
   """Bytes of memory available (Linux: MemAvailable), or None where unknown."""
   try:
     with open("/proc/meminfo") as f:
@@ -51,7 +57,8 @@ def _available_memory():
   return None
 
 
-def run(args, stop: Stop, argv, parser) -> int:
+def run(args: argparse.Namespace, stop: Stop, argv: list[str],
+        parser: argparse.ArgumentParser) -> int:
   """Runs ``jbp ensemble``; returns the exit status."""
   import jax
   import jax.numpy as jnp
@@ -107,7 +114,7 @@ def run(args, stop: Stop, argv, parser) -> int:
 
     with ProgressBar(args.steps, disabled=args.no_progress, initial=start.done) as bar:
       stop.bar = bar
-      stop.ending(lambda signum: finish(stop.progress, signum))
+      stop.ending(lambda signum: finish(stop.progress or start, signum))
       progress = drive(job, steps=args.steps, record_every=r, stop=stop, bar=bar, describe=describe,
                        checkpoint=checkpoints, checkpoint_every=args.checkpoint_every)
     return stop.end(lambda signum: finish(progress, signum))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+  import argparse
+
 
 from jbp.cli.common import check_drawable, outputs_of, problem
 from jbp.cli.parser import UsageError
@@ -12,7 +17,8 @@ from jbp.cli.stop import Stop, exit_status
 __all__ = ["run"]
 
 
-def run(args, stop: Stop, argv=None, parser=None) -> int:
+def run(args: argparse.Namespace, stop: Stop, argv: list[str] | None = None,
+        parser: argparse.ArgumentParser | None = None) -> int:
   """Runs ``jbp explain``; returns the exit status."""
   import jax.numpy as jnp
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+  import argparse
+
+  from jbp.cli.stop import Stop
 
 from jbp.cli.common import enable_x64
 
 __all__ = ["run"]
 
 
-def run(args, stop=None, argv=None, parser=None) -> int:
+def run(args: argparse.Namespace, stop: Stop | None = None, argv: list[str] | None = None,
+        parser: argparse.ArgumentParser | None = None) -> int:
   """Prints the figures table (or JSON); returns the exit status."""
   import jax.numpy as jnp
 

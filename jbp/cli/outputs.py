@@ -35,7 +35,10 @@ import re
 import secrets
 import shutil
 import tempfile
-from typing import NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Literal, NamedTuple
+
+if TYPE_CHECKING:
+  from jbp._data import StrPath
 
 __all__ = ["OutputError", "Outputs"]
 
@@ -122,14 +125,15 @@ class Outputs:
 
   def __init__(self, *, force: bool = False):
     self.force = bool(force)
-    self._outputs = []
-    self._members = {}  # flag -> (folder flag, file name): a file asked for inside an output folder
-    self._staged = {}  # flag -> temporary folder
+    self._outputs: list[_Output] = []
+    # flag -> (folder flag, file name): a file asked for inside an output folder
+    self._members: dict[str, tuple[str, str]] = {}
+    self._staged: dict[str, str] = {}  # flag -> temporary folder
     self._committed = False
-    self._own = set()  # flags whose folder holds this run's own checkpoint
-    self._locks = {}  # flag -> the open, locked owner file of its temporary folder
+    self._own: set[str] = set()  # flags whose folder holds this run's own checkpoint
+    self._locks: dict[str, IO[str]] = {}  # flag -> the open, locked owner file of its temporary folder
 
-  def folder(self, flag: str, path, names) -> None:
+  def folder(self, flag: str, path: StrPath, names: Iterable[str]) -> None:
     """An output folder ``path`` that will hold the files ``names``."""
     self._outputs.append(_Output(flag, os.fspath(path), True, tuple(names)))
 
@@ -138,14 +142,14 @@ class Outputs:
     without ``force``."""
     self._own.add(flag)
 
-  def file(self, flag: str, path) -> None:
+  def file(self, flag: str, path: StrPath) -> None:
     """An output file ``path``."""
     self._outputs.append(_Output(flag, os.fspath(path), False, ()))
 
-  def __enter__(self):
+  def __enter__(self) -> Outputs:
     return self
 
-  def __exit__(self, *exc):
+  def __exit__(self, *exc: object) -> Literal[False]:
     if not self._committed:
       self.discard()
     return False
@@ -250,18 +254,24 @@ class Outputs:
       host, name = self._members[flag]
       return os.path.join(self._output(host).path, name)
     o = self._output(flag)
-    return os.path.join(o.path, name) if o.folder else o.path
+    if not o.folder:
+      return o.path
+    if name is None:
+      raise KeyError(f"{flag}: expected the name of a file in {o.path}, got none")
+    return os.path.join(o.path, name)
 
   def path(self, flag: str, name: str | None = None) -> str:
     """Where to write the output of ``flag`` (``name`` in a folder) now: inside its temporary folder."""
     if flag in self._members:
       flag, name = self._members[flag]
     o = self._output(flag)
-    if o.folder and name not in o.names:
+    if not o.folder:
+      return os.path.join(self._staged[flag], os.path.basename(os.path.abspath(o.path)))
+    if name is None or name not in o.names:
       raise KeyError(f"{flag}: {name!r} is not among the files of {o.path}")
-    return os.path.join(self._staged[flag], name if o.folder else os.path.basename(os.path.abspath(o.path)))
+    return os.path.join(self._staged[flag], name)
 
-  def write(self, flag: str, writer, name: str | None = None):
+  def write(self, flag: str, writer: Callable[[str], Any], name: str | None = None) -> Any:
     """Calls ``writer(path)`` with the temporary path of an output; an OSError names the user's path."""
     try:
       return writer(self.path(flag, name))
@@ -269,7 +279,7 @@ class Outputs:
       raise OutputError(flag, f"expected to write {self.target(flag, name)}, got an error: "
                               f"{e.strerror or e}") from None
 
-  def _output(self, flag):
+  def _output(self, flag: str) -> _Output:
     for o in self._outputs:
       if o.flag == flag:
         return o
@@ -281,7 +291,8 @@ class Outputs:
     """Moves every output into place, or none of them; returns the paths placed, as the user gave them."""
     placed = []  # (output, backup of what it replaced)
     self._release()
-    o = backup = None
+    o: _Output | None = None
+    backup: str | None = None
     try:
       for o in self._outputs:
         backup = None
@@ -299,21 +310,21 @@ class Outputs:
         placed.append((o, backup))
         backup = None
     except BaseException as e:
-      if backup is not None:  # moved aside, but the new one did not arrive
+      if backup is not None and o is not None:  # moved aside, but the new one did not arrive
         os.rename(backup, o.path)
       for done, old in reversed(placed):
         _remove(done.path)
         if old is not None:
           os.rename(old, done.path)
       self.discard()
-      if isinstance(e, OSError):
+      if isinstance(e, OSError) and o is not None:
         raise OutputError(o.flag, f"expected to place {o.path}, got an error: {e.strerror or e}") from None
       raise
-    for o, old in placed:
+    for out, old in placed:
       if old is not None:
         _remove(old)
-      if not o.folder:
-        os.rmdir(self._staged[o.flag])
+      if not out.folder:
+        os.rmdir(self._staged[out.flag])
     self._staged.clear()
     self._committed = True
     return [o.path for o in self._outputs]

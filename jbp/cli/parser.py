@@ -11,6 +11,7 @@ import argparse
 import math
 import re
 import sys
+from typing import Any, Iterable, Sequence, TypeVar, overload
 
 __all__ = ["UsageError", "build_parser", "typed_flag", "EXPLAIN_EXAMPLES", "TRAIN_EXAMPLES",
            "ENSEMBLE_EXAMPLES", "sizes_text", "subparser"]
@@ -23,7 +24,7 @@ class UsageError(Exception):
     self.flag, self.message, self.prog = flag, message, prog
 
 
-def typed_flag(argv, option_strings):
+def typed_flag(argv: Sequence[str] | None, option_strings: Sequence[str]) -> str:
   """The option string the user typed last (``--lr`` or ``--learning-rate``); else the first."""
   for token in reversed(argv or ()):
     name = token.split("=", 1)[0]
@@ -46,6 +47,9 @@ def _reword(message: str, flag: str) -> str:
   return message
 
 
+_N = TypeVar("_N")
+
+
 class _Parser(argparse.ArgumentParser):
   """argparse with one error format, and no abbreviated flags (``--step`` is not ``--steps``)."""
 
@@ -53,11 +57,28 @@ class _Parser(argparse.ArgumentParser):
     kwargs.setdefault("allow_abbrev", False)
     super().__init__(*args, **kwargs)
 
-  def parse_known_args(self, args=None, namespace=None):
+  # The overloads repeat typeshed's, which an override must match one by one.
+  @overload
+  def parse_known_args(self, args: Iterable[str] | None = None,
+                       namespace: None = None) -> tuple[argparse.Namespace, list[str]]: ...
+  @overload
+  def parse_known_args(self, args: Iterable[str] | None, namespace: _N) -> tuple[_N, list[str]]: ...
+  @overload
+  def parse_known_args(self, *, namespace: _N) -> tuple[_N, list[str]]: ...
+
+  def parse_known_args(self, args: Iterable[str] | None = None,
+                       namespace: Any = None) -> tuple[Any, list[str]]:
     self._argv = list(sys.argv[1:] if args is None else args)
     return super().parse_known_args(args, namespace)
 
-  def parse_args(self, args=None, namespace=None):
+  @overload
+  def parse_args(self, args: Iterable[str] | None = None, namespace: None = None) -> argparse.Namespace: ...
+  @overload
+  def parse_args(self, args: Iterable[str] | None, namespace: _N) -> _N: ...
+  @overload
+  def parse_args(self, *, namespace: _N) -> _N: ...
+
+  def parse_args(self, args: Iterable[str] | None = None, namespace: Any = None) -> Any:
     ns, extras = self.parse_known_args(args, namespace)
     if extras:
       command = getattr(ns, "command", None)
@@ -198,7 +219,7 @@ def _sizes(text):
   return sizes
 
 
-def sizes_text(sizes):
+def sizes_text(sizes: Iterable[int]) -> str:
   return ",".join(map(str, sizes))
 
 
@@ -383,7 +404,7 @@ def _add_run_options(p, *, records: int, library: str, out: str, plot: str):
                  help="no progress bar (there is none where stderr is not a terminal)")
 
 
-def subparser(parser: argparse.ArgumentParser, command) -> argparse.ArgumentParser:
+def subparser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
   """The parser of ``command`` (``"train"``), or ``parser`` itself for None."""
   if command is None:
     return parser

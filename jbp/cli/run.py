@@ -10,7 +10,15 @@ from __future__ import annotations
 import os
 import re
 import signal
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+  import argparse
+
+  from numpy.typing import ArrayLike
+
+  from jbp.cli.driver import Checkpoint
+  from jbp.cli.outputs import Outputs
 
 from jbp.cli.common import RUN_FILES
 from jbp.cli.driver import CHECKPOINT, Progress, data_digest, given_flags, read_checkpoint, write_checkpoint
@@ -24,7 +32,7 @@ PRESENTATION = frozenset({"resume", "out", "force", "plot", "html", "json", "no_
 """The flags that change no number of a run: they may differ when it is resumed."""
 
 
-def run_meta(args, x, y) -> dict:
+def run_meta(args: argparse.Namespace, x: ArrayLike, y: ArrayLike) -> dict:
   """What a checkpoint records of a run: jbp's version, the command, its options and the data's digest."""
   from jbp import __version__
 
@@ -33,7 +41,8 @@ def run_meta(args, x, y) -> dict:
   return {"jbp": __version__, "command": args.command, "options": options, "data": data_digest(x, y)}
 
 
-def resume_args(args, argv, parser):
+def resume_args(args: argparse.Namespace, argv: list[str],
+                parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, Checkpoint]:
   """``args`` with the options of the run in ``--resume DIR`` (and ``--out DIR``); the checkpoint too.
 
   Raises:
@@ -88,7 +97,7 @@ def _shown(v):
   return str(v)
 
 
-def check_data(ckpt, x, y, folder):
+def check_data(ckpt: Checkpoint, x: ArrayLike, y: ArrayLike, folder: str | None) -> None:
   """The data must be what the run was trained on (a CSV file may have changed)."""
   if ckpt.meta.get("data") != data_digest(x, y):
     raise UsageError("--resume", f"expected the data the run in {folder} was trained on, got other data "
@@ -102,7 +111,7 @@ class Checkpoints:
   so that the folder never mixes two runs.
   """
 
-  def __init__(self, outputs, folder: str, meta: dict):
+  def __init__(self, outputs: Outputs, folder: str, meta: dict):
     self.outputs, self.folder, self.meta = outputs, folder, meta
     self.written = False
 
@@ -120,10 +129,11 @@ def interrupted_status(signum: int) -> int:
   return exit_status(signum or signal.SIGINT)
 
 
-def nothing_new(outputs, prog: str, folder, done: int, steps: int) -> Callable:
+def nothing_new(outputs: Outputs, prog: str, folder: str | None, done: int,
+                steps: int) -> Callable[[int], tuple[int, str]]:
   """The ending of a run stopped before its first chunk: temporaries removed; a checkpoint, if any, kept."""
 
-  def end(signum):
+  def end(signum: int) -> tuple[int, str]:
     outputs.discard()
     if folder is not None and os.path.isfile(os.path.join(folder, CHECKPOINT)):
       return interrupted_status(signum), (f"{prog}: interrupted; the checkpoint in {folder} ({done} of "

@@ -40,7 +40,11 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if TYPE_CHECKING:
+  from jbp.cli.bar import ProgressBar
+  from jbp.cli.driver import Progress
 
 __all__ = ["STOPS", "TAKEOVER", "Stop", "exit_status", "trace"]
 
@@ -85,8 +89,8 @@ class Stop:
     self._ending: Optional[Ending] = None
     self._nothing = "nothing saved"
     self._cleanups: list = []
-    self.progress = None  # the run's state after its last chunk (jbp.cli.driver.Progress)
-    self.bar = None  # the progress bar, closed before the last lines are printed
+    self.progress: Progress | None = None  # the run's state after its last chunk (jbp.cli.driver.Progress)
+    self.bar: ProgressBar | None = None  # the progress bar, closed before the last lines are printed
 
   # --- what the commands say -------------------------------------------------------------------------------
 

@@ -14,6 +14,11 @@ import json
 import os
 import sys
 import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+  import argparse
+
 
 from jbp.cli.common import RUN_FILES, check_drawable, layer_sizes, outputs_of, problem, record_every_of
 from jbp.cli.driver import Job, Progress, drive, host, restore
@@ -60,7 +65,8 @@ def _chunk_program():
   return chunk
 
 
-def run(args, stop: Stop, argv, parser) -> int:
+def run(args: argparse.Namespace, stop: Stop, argv: list[str],
+        parser: argparse.ArgumentParser) -> int:
   """Runs ``jbp train``; returns the exit status."""
   import numpy as np
   import optax
@@ -87,8 +93,8 @@ def run(args, stop: Stop, argv, parser) -> int:
     params, x, y, what = problem(args)
     if args.html is not None:
       check_drawable("--html", layer_sizes(params))
-    kw = dict(activation=args.activation, trainable=args.trainable, optimizer=None, reduction="sum",
-              form="auto", learning_rate=None, update="simultaneous")
+    kw: dict[str, Any] = dict(activation=args.activation, trainable=args.trainable, optimizer=None,
+                              reduction="sum", form="auto", learning_rate=None, update="simultaneous")
     if args.optimizer == "sgd":
       kw.update(learning_rate=args.learning_rate, update=args.update)
     else:  # float hyperparameters are values of the compiled program, not constants in it
@@ -127,7 +133,7 @@ def run(args, stop: Stop, argv, parser) -> int:
 
     with ProgressBar(args.steps, disabled=args.no_progress, initial=start.done) as bar:
       stop.bar = bar
-      stop.ending(lambda signum: finish(stop.progress, signum))
+      stop.ending(lambda signum: finish(stop.progress or start, signum))
       progress = drive(job, steps=args.steps, record_every=r, stop=stop, bar=bar,
                        describe=lambda last: f"E {number(last)}", checkpoint=checkpoints,
                        checkpoint_every=args.checkpoint_every)
@@ -204,7 +210,7 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
           f"({summary['dtype']}): {done} of {args.steps} steps, {args.optimizer} learning rate "
           f"{number(args.learning_rate)}, {args.update} order, {seconds:.2f} s")
     print(f"E before: {number(losses[0])}   E after: {number(losses[-1])}")
-    if summary["outputs"] is not None and len(summary["outputs"]) <= 8:
+    if out is not None and summary["outputs"] is not None and len(summary["outputs"]) <= 8:
       for xi, yi, oi in zip(np.atleast_2d(np.asarray(x)), np.atleast_2d(np.asarray(y)), np.atleast_2d(out)):
         print(f"  x {numbers(xi)}  target {numbers(yi)}  out {numbers(oi)}")
     for path in files.values():
@@ -236,6 +242,7 @@ def _page(args, progress: Progress, x, y, r, extras) -> str:
   from jbp._run import TrainingRun, render_training
 
   history = progress.history
+  assert history is not None  # the driver keeps the params for a page
   n = len(history)
   stacked = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *history)
   losses = progress.losses()[1][:n]
