@@ -81,7 +81,7 @@ def hidden(folder):
 # --- one stop, looked at closely ---------------------------------------------------------------------------
 
 
-def test_sigint_after_a_chunk_saves_the_run_and_resume_finishes_it_bit_for_bit(tmp_path, x64):
+def test_sigint_after_a_chunk_saves_the_state_after_exactly_that_many_steps(tmp_path):
   steps = 30_000_000  # minutes of work: only the signal ends it
   proc = Proc(["train", "--steps", steps, "--record-every", 1000, "--update", "sequential", "--out", "run"],
               tmp_path)
@@ -100,17 +100,19 @@ def test_sigint_after_a_chunk_saves_the_run_and_resume_finishes_it_bit_for_bit(t
   assert summary["interrupted"] is True and summary["steps_done"] == kept
   with np.load(tmp_path / "run" / "losses.npz", allow_pickle=False) as z:
     assert z["step"][-1] == kept and z["loss"].shape == z["step"].shape
-  saved = jbp.load_params(tmp_path / "run" / "params.npz")
 
   # Resumed to a shorter total? No: the run's options are its own; a different one is refused.
   rc, _, err = run_cli(["train", "--resume", str(tmp_path / "run"), "--steps", "1000"])
   assert rc == 2 and re.fullmatch(rf"jbp train: error: --steps: expected {steps} as the run in .*run was "
                                   r"started, or no --steps, got 1000\n", err), err
 
-  # The same run, whole, in one call of the library: what resuming must give, bit for bit.
-  ex = jbp.worked_example(np.float64)
-  part, _ = jbp.train(ex.params, ex.inputs, ex.targets, steps=kept, learning_rate=0.5, update="sequential",
-                      record_every=kept)
+  # The same run, whole, in one call of the library: what resuming must give, bit for bit. (64-bit mode
+  # for this block only: run_cli puts back the setting it finds, so it must not run inside it.)
+  with jax.enable_x64(True):
+    saved = jbp.load_params(tmp_path / "run" / "params.npz")
+    ex = jbp.worked_example(np.float64)
+    part, _ = jbp.train(ex.params, ex.inputs, ex.targets, steps=kept, learning_rate=0.5, update="sequential",
+                        record_every=kept)
   for a, b in zip(jax_leaves(part), jax_leaves(saved)):
     np.testing.assert_array_equal(a, b)  # what was saved is the state after `kept` steps exactly
 
@@ -294,4 +296,4 @@ def test_stress_a_signal_at_sixteen_moments_never_crashes_and_tells_the_truth(tm
     kinds.append(_check_stop(d, command, sig, rc, out, err))
     print(f"{command} {sig.name} at {moment} s: exit {rc}, answered in {answered:.2f} s, {kinds[-1]}")
   # Which moments find training under way depends on the machine's load (four runs at once here);
-  # test_sigint_after_a_chunk_... proves a stop after a chunk keeps it.
+  # test_sigint_after_a_chunk_saves_the_state_after_exactly_that_many_steps proves a stop after a chunk keeps it.
