@@ -295,5 +295,5 @@ def test_stress_a_signal_at_sixteen_moments_never_crashes_and_tells_the_truth(tm
   for (moment, sig), (d, rc, out, err, answered) in results:
     kinds.append(_check_stop(d, command, sig, rc, out, err))
     print(f"{command} {sig.name} at {moment} s: exit {rc}, answered in {answered:.2f} s, {kinds[-1]}")
-  # Which moments find training under way depends on the machine's load (four runs at once here);
-  # test_sigint_after_a_chunk_saves_the_state_after_exactly_that_many_steps proves a stop after a chunk keeps it.
+  # Which moments find training under way depends on the machine's load (four runs at once here); a stop
+  # after a chunk keeps it: test_sigint_after_a_chunk_saves_the_state_after_exactly_that_many_steps.
