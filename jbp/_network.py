@@ -130,10 +130,16 @@ def _output(params, x, act, form="matmul"):
   a = _inputs(x, form)
   for l, layer in enumerate(params):
     if l and isinstance(a, tuple) and len(params) > CHAIN_LAYERS:
-      stacked = jnp.stack(a)
-      a = tuple(stacked[i] for i in range(len(a)))
+      a = _hand_on(a)
     a = jax.tree_util.tree_map(act.fn, _affine(layer, a))
   return a
+
+
+def _hand_on(a):
+  """A layer's outputs (a tuple of values) as one array, indexed again: the same values, and in the
+  backward pass one array of deltas that XLA writes once (see :func:`_output`)."""
+  stacked = jnp.stack(a)
+  return tuple(stacked[i] for i in range(len(a)))
 
 
 def _error(out, y):
