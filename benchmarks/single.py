@@ -35,6 +35,7 @@ import logging
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -327,8 +328,44 @@ def jbp_run(jbp, ex, steps, order, unroll=1):
   return float(np.asarray(losses)[-1])
 
 
-def program_run(jbp, ex, steps, order, unroll=1):
-  """The compiled program of the jbp.train call above, called directly (no checks, no jit dispatch)."""
+def loop_body(hlo_text):
+  """``{op: count}`` of the innermost loop body (a while body with no loop in it) of an optimized HLO text.
+
+  The training program's loop body is one step; its fused kernels and copies are what a step costs.
+  """
+  bodies, name, ops = {}, None, []
+  for line in hlo_text.splitlines():
+    head = re.match(r"^(?:ENTRY )?%(\S+) .*\{$", line)
+    if head:
+      name, ops = head.group(1), []
+    elif line == "}" and name:
+      bodies[name], name = ops, None
+    elif name:
+      rest = re.match(r"^\s+(?:ROOT )?%\S+ = (.*)$", line)
+      if rest:
+        text = rest.group(1)
+        if text.startswith("("):  # a tuple shape: skip its balanced parentheses
+          depth = 0
+          for i, ch in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            if depth == 0:
+              text = text[i + 1:]
+              break
+        op = re.match(r"^\s*(?:\S+\s)?\s*([\w\-]+)\(", text)
+        ops.append(op.group(1) if op else "?")
+  loops = [b for b in re.findall(r"while\(.*?body=%?([\w.\-]+)", hlo_text) if b in bodies]
+  inner = [b for b in loops if "while" not in bodies[b]]
+  if not inner:
+    return {}
+  ops = bodies[inner[0]]
+  return {op: ops.count(op) for op in sorted(set(ops))}
+
+
+def program_run(jbp, ex, steps, order, unroll=1, kernels=None):
+  """The compiled program of the jbp.train call above, called directly (no checks, no jit dispatch).
+
+  ``kernels``, a dict, gets the op counts of the program's loop body (:func:`loop_body`).
+  """
   from jbp import _options, _train
 
   opts, values, _ = _options.make_options(
@@ -336,12 +373,14 @@ def program_run(jbp, ex, steps, order, unroll=1):
       activation="sigmoid", optimizer=None, trainable="weights", reduction="sum", form="auto",
       unroll=unroll)
   compiled = _train._train_program.lower(ex.params, ex.inputs, ex.targets, values, opts).compile()
+  if kernels is not None:
+    kernels.update(loop_body(compiled.as_text()))
   return lambda: float(np.asarray(compiled(ex.params, ex.inputs, ex.targets, values)[1])[-1])
 
 
 def jbp_rows(jax, jbp, steps, unroll=1):
   """The jbp.train rows, each timed once cold (trace + compile + run) before the rounds."""
-  rows, compile_s, recompiled = [], {}, {}
+  rows, compile_s, recompiled, kernels = [], {}, {}, {}
   records = []
 
   class Count(logging.Handler):
@@ -371,10 +410,12 @@ def jbp_rows(jax, jbp, steps, unroll=1):
           recompiled[(dtype, order)] = len(records) > before
         compile_s[(dtype, order)] = max(0.0, cold - min(warm))
         rows.append(Row("jbp.train", dtype, order, run))
-        rows.append(Row("jbp program", dtype, order, program_run(jbp, ex, steps, order, unroll)))
+        kernels[(dtype, order)] = {}
+        rows.append(Row("jbp program", dtype, order,
+                        program_run(jbp, ex, steps, order, unroll, kernels[(dtype, order)])))
   finally:
     logger.removeHandler(handler)
-  return rows, compile_s, recompiled
+  return rows, compile_s, recompiled, kernels
 
 
 def measure(rows, rounds, budget_s):
@@ -440,11 +481,11 @@ def machine(jax, torch, c_version):
   }
 
 
-def summary(rows, compile_s, recompiled):
+def summary(rows, compile_s, recompiled, kernels):
   med = {(r.name, r.dtype, r.order): np.median(r.times) for r in rows}
-  lines = ["| jbp.train | compile s | recompiled on a second call | x C -O3 | program x C -O3 "
-           "| checks + dispatch µs | object program / jbp | NumPy / jbp |",
-           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+  lines = ["| jbp.train | compile s | recompiled on a second call | loop body: fusions, copies | x C -O3 "
+           "| program x C -O3 | checks + dispatch µs | object program / jbp | NumPy / jbp |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for (dtype, order), c in compile_s.items():
     j = med[("jbp.train", dtype, order)]
     prog = med.get(("jbp program", dtype, order))
@@ -452,8 +493,10 @@ def summary(rows, compile_s, recompiled):
     obj = med.get(("object program", "float64", order))
     npy = med.get(("NumPy", dtype, order))
     f = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
+    k = kernels.get((dtype, order), {})
     lines.append(f"| {dtype} {order} | {c:.3f} | {'yes' if recompiled[(dtype, order)] else 'no'} | "
-                 f"{f(j / cx if cx else None)} | {f(prog / cx if cx and prog else None)} | "
+                 f"{k.get('fusion', 0)}, {k.get('copy', 0)} | {f(j / cx if cx else None)} | "
+                 f"{f(prog / cx if cx and prog else None)} | "
                  f"{f((j - prog) * 1e6 if prog else None)} | "
                  f"{f(obj / j if obj else None)} | {f(npy / j if npy else None)} |")
   return "\n".join(lines)
@@ -495,7 +538,7 @@ def main(argv=None):
     except ImportError:
       torch = None
 
-  rows, compile_s, recompiled = jbp_rows(jax, jbp, steps, args.unroll)
+  rows, compile_s, recompiled, kernels = jbp_rows(jax, jbp, steps, args.unroll)
   with tempfile.TemporaryDirectory() as tmp:
     lib, c_version = (None, "left out") if args.no_c else build_c(tmp)
     for dtype in ("float32", "float64"):
@@ -519,7 +562,7 @@ def main(argv=None):
 
   rows.sort(key=lambda r: (r.dtype, r.order, np.median(r.times)))
   body = table(rows, steps)
-  extra = summary(rows, compile_s, recompiled)
+  extra = summary(rows, compile_s, recompiled, kernels)
   skipped = []
   if lib is None:
     skipped.append(f"C loop: {c_version}")
@@ -543,6 +586,7 @@ def main(argv=None):
         "steps": steps, "rounds": rounds, "machine": info, "skipped": skipped,
         "compile_s": {f"{d} {o}": v for (d, o), v in compile_s.items()},
         "recompiled_on_second_call": {f"{d} {o}": v for (d, o), v in recompiled.items()},
+        "loop_body_ops": {f"{d} {o}": v for (d, o), v in kernels.items()},
         "rows": [{"name": r.name, "dtype": r.dtype, "order": r.order, "note": r.note,
                   "times_s": r.times, "median_s": float(np.median(r.times)), "min_s": min(r.times),
                   "max_s": max(r.times), "final_E": r.E, "agrees": r not in bad} for r in rows],

@@ -67,10 +67,20 @@ class Options:
 # weight-times-example products: beyond that the unrolled program takes longer to
 # compile than it saves (benchmarks/README.md, "wider networks").
 UNROLL_LIMIT = 512
+# ... and when it has at most this many layers. Deeper, the matmul form compiled about 4x faster
+# (width 2, 100 layers: 1.3 s against 5.8 s; benchmarks/depth.py) and its steps ran as fast or
+# faster. Steps timed in one process, float64, 2,000 steps, unrolled over matmul: one example of
+# width 2, 1.2x at 3 and 4 layers, 1.3x to 1.6x at 8, 32 and 64; four examples, 2-3-3-3-3-3-1, 3.6x.
+# Up to 4 layers the unrolled form still won elsewhere: 2-4-4-4-1 on four examples 0.43x, a
+# population of 2,000 3-layer networks 0.67x (benchmarks/README.md, "Deep networks").
+UNROLL_LAYERS = 4
 
 
 def choose_form(form, sizes, batch, platform) -> str:
   """``"unrolled"`` or ``"matmul"`` for ``form="auto"``, by the network's size and the platform.
+
+  The unrolled form for a network of at most :data:`UNROLL_LAYERS` layers and
+  :data:`UNROLL_LIMIT` weight-times-example products a step on a CPU, the matmul form otherwise.
 
   Args:
     form: ``"auto"``, ``"unrolled"`` or ``"matmul"``.
@@ -82,7 +92,8 @@ def choose_form(form, sizes, batch, platform) -> str:
   if form != "auto":
     return form
   products = (batch or 1) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-  return "unrolled" if platform == "cpu" and products <= UNROLL_LIMIT else "matmul"
+  small = products <= UNROLL_LIMIT and len(sizes) - 1 <= UNROLL_LAYERS
+  return "unrolled" if platform == "cpu" and small else "matmul"
 
 
 def trainable_mask(params, trainable: str | tuple[Layer, ...] | list[Layer] = "weights") -> tuple:

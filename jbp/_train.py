@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from jbp._network import Layer, _affine, _error, _inputs, _loss, _reduce
+from jbp._network import CHAIN_LAYERS, Layer, _affine, _error, _hand_on, _inputs, _loss, _reduce, merge, split
 from jbp._optimizer import build, masked, sgd_update
 from jbp._options import UPDATES, Options, as_dtype, make_options
 
@@ -42,28 +42,49 @@ def _sequential(params, x, y, act, reduction, form, update_layer):
   layer's deltas, the pull-back of its affine map with respect to the layer gives
   its gradient, ``update_layer(l, layer, grad)`` updates it, and the pull-back of
   the *updated* affine map with respect to its input carries the deltas down.
+
+  In the unrolled form a layer of arrays is pulled back as its :func:`split` weights, and the
+  update is made twice from the same scalar gradients, with the same numbers: on the scalar
+  weights, which carry the deltas down, and on the arrays, which the step returns. Pulling the
+  deltas down through the updated arrays made each output delta its own kernel: XLA does not copy
+  a value into a consumer (the layer below's update) that also reads it through another kernel it
+  cannot fuse (the updated array, which the loop must write). The worked example's loop body had
+  10 fused kernels and 1 copy a step, against the simultaneous order's 8 and 2; now 8 and 2 in
+  both (float32 and float64), with every loss unchanged to the bit (``tests/test_step_losses.py``).
+  A network deeper than ``CHAIN_LAYERS`` hands each layer's outputs on as one array, as the
+  simultaneous order's forward pass does, so that the deltas pulled down through the scalar weights
+  do not make the program grow as depth squared (``tests/test_depth.py``).
   """
   batched = jnp.ndim(x) == 2
   affine = jax.vmap(_affine, in_axes=(None, 0)) if batched else _affine
   error = jax.vmap(_error) if batched else _error
   inputs = functools.partial(_inputs, form=form)
   saved, a = [], (jax.vmap(inputs) if batched else inputs)(x)
-  for layer in params:
+  hand_on = isinstance(a, tuple) and len(params) > CHAIN_LAYERS  # as the unrolled _output does
+  for l, layer in enumerate(params):
+    hand_on_vjp = None
+    if l and hand_on:
+      a, hand_on_vjp = jax.vjp(_hand_on, a)
     a_next, act_vjp = jax.vjp(lambda n: jax.tree_util.tree_map(act.fn, n), affine(layer, a))
-    saved.append((a, act_vjp))
+    saved.append((a, act_vjp, hand_on_vjp))
     a = a_next
   E, error_vjp = jax.vjp(lambda out: _reduce(error(out, y), reduction), a)
   (ct,) = error_vjp(jnp.ones_like(E))
   new = list(params)
   for l in range(len(params) - 1, -1, -1):
-    a_prev, act_vjp = saved[l]
+    a_prev, act_vjp, hand_on_vjp = saved[l]
     (delta,) = act_vjp(ct)
-    _, layer_vjp = jax.vjp(affine, params[l], a_prev)
+    scalars = isinstance(a_prev, tuple) and not isinstance(params[l].w, tuple)  # unrolled, arrays
+    layer = split((params[l],))[0] if scalars else params[l]
+    _, layer_vjp = jax.vjp(affine, layer, a_prev)
     grad, _ = layer_vjp(delta)
-    new[l] = update_layer(l, params[l], grad)
+    updated = update_layer(l, layer, grad)
+    new[l] = update_layer(l, params[l], merge((grad,))[0]) if scalars else updated
     if l:
-      _, input_vjp = jax.vjp(functools.partial(affine, new[l]), a_prev)
+      _, input_vjp = jax.vjp(functools.partial(affine, updated), a_prev)
       (ct,) = input_vjp(delta)
+      if hand_on_vjp is not None:
+        (ct,) = hand_on_vjp(ct)
   return E, tuple(new)
 
 

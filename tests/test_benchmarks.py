@@ -81,3 +81,15 @@ def test_gpu_script_refuses_unknown_arguments(tmp_path):
   r = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu.sh"), "--wet"], capture_output=True, text=True,
                      env=env(OUT=str(tmp_path)), timeout=60)
   assert r.returncode == 2 and "usage" in r.stderr
+
+
+def test_depth_quick_reports_every_case(tmp_path):
+  args = ["--depths", "2,3,5", "--forms", "unrolled", "--out", str(tmp_path)]
+  r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "depth.py"), *args], capture_output=True,
+                     text=True, env=env(), cwd=ROOT, timeout=300)
+  assert r.returncode == 0, r.stderr[-2000:]
+  rows = json.loads((tmp_path / "depth.json").read_text())["rows"]
+  assert {(row["update"], row["form"], row["depth"]) for row in rows} == {
+      (u, "unrolled", d) for u in ("simultaneous", "sequential") for d in (2, 3, 5)}
+  assert all(row["instructions"] > 0 and row["compile_s"] > 0 for row in rows)
+  assert "Growth, per layer" in (tmp_path / "depth.txt").read_text()
