@@ -140,9 +140,26 @@ def _meets(a, b) -> bool:
   return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def layout(sizes, names, shared, *, label_chars, label_lines, below_rows, below_chars, unit_rows,
-           caption_lines) -> Layout:
-  """Positions of neurons, bias units, edges and edge labels.
+def layout(sizes, names, shared, **kw) -> Layout:
+  """Positions of neurons, bias units, edges and edge labels (the arguments as for :func:`_layout`).
+
+  Where some label finds no place on its edge clear of every other edge, the rows go 15% further apart
+  and the layout tries again (steeper edges cross a label's edge over less of its length), up to twice
+  the spacing; if none is clear, the first layout stands.
+  """
+  lay, clear = _layout(sizes, names, shared, **kw)
+  stretch = 1.0
+  while not clear and stretch * 1.15 <= 2:
+    stretch *= 1.15
+    wider, clear = _layout(sizes, names, shared, **kw, stretch=stretch)
+    if clear:
+      return wider
+  return lay
+
+
+def _layout(sizes, names, shared, *, label_chars, label_lines, below_rows, below_chars, unit_rows,
+            caption_lines, stretch=1.0):
+  """Positions of neurons, bias units, edges and edge labels, and whether every label is clear.
 
   Args:
     sizes: layer sizes, input first.
@@ -154,6 +171,9 @@ def layout(sizes, names, shared, *, label_chars, label_lines, below_rows, below_
     below_chars: one a column: the longest annotation under its neurons or its bias unit.
     unit_rows: rows of annotation under a bias unit.
     caption_lines: lines of caption above the drawing.
+    stretch: a factor on the row spacing.
+
+  Returns ``(layout, clear)``: clear when no edge label is crossed by another edge.
   """
   L = len(sizes) - 1
   compact = labelled_edges(sizes, shared) > FULL_LABELS
@@ -183,6 +203,7 @@ def layout(sizes, names, shared, *, label_chars, label_lines, below_rows, below_
     for c in range(L):
       near = half[c] if by_source[c] else half[c + 1]
       S = max(S, (label_h + 4) * gaps[c] / (near + colw / 2))
+  S *= stretch
   x = [PAD + half[0]]
   for c in range(L):
     x.append(x[-1] + gaps[c])
@@ -220,9 +241,11 @@ def layout(sizes, names, shared, *, label_chars, label_lines, below_rows, below_
         edges.append(Edge(eid, labelled, is_bias, c + 1, xs + ex / norm * r0, ys_ + ey / norm * r0,
                           xd - ex / norm * r, yd - ey / norm * r, x0 + t * (xd - x0), ys_ + t * ey))
   if not compact:
-    edges = _clear_of_edges(edges, neurons, units, r, label_w, label_h, below_rows)
+    edges, clear = _clear_of_edges(edges, neurons, units, r, label_w, label_h, below_rows)
+  else:
+    clear = True  # labels show a neuron's or an edge's at a time
   width = x[-1] + half[-1]
-  return Layout(width, bottom + PAD, neurons, units, tuple(edges), tuple(x), r, compact)
+  return Layout(width, bottom + PAD, neurons, units, tuple(edges), tuple(x), r, compact), clear
 
 
 def _clear_of_edges(edges, neurons, units, r, label_w, label_h, below_rows):
@@ -230,14 +253,15 @@ def _clear_of_edges(edges, neurons, units, r, label_w, label_h, below_rows):
 
   A label may cover its own edge (it sits on it, on a halo of the background), but no other edge,
   neuron, bias unit, annotation or label already placed. Where no place along the edge is clear, the
-  label keeps its column (whose spacing still keeps labels apart).
+  label keeps its column (whose spacing still keeps labels apart). Returns ``(edges, clear)``: clear
+  when no label is crossed by another edge.
   """
   m = 3.0  # px of clearance, the halo and a little air
   hw, hh = label_w / 2 + m, label_h / 2 + m
   blocks = [(x - r, y - r, x + r, y + r + 4 + below_rows * LINE) for x, y, _ in neurons.values()]
   uw, uh = UNIT[0] / 2, UNIT[1] / 2
   blocks += [(x - uw, y - uh, x + uw, y + uh) for x, y, _ in units.values()]
-  placed, out = [], []
+  placed, out, clear = [], [], True
   for e in edges:
     if not e.labelled:
       out.append(e)
@@ -251,14 +275,16 @@ def _clear_of_edges(edges, neurons, units, r, label_w, label_h, below_rows):
     crossed = [any(hits_box(o.x1, o.y1, o.x2, o.y2, box) for o in edges if o.id != e.id) for box in boxes]
     free = [not any(_meets(box, b) for b in blocks + placed) for box in boxes]
     k = next((k for k in range(len(fs)) if free[k] and not crossed[k]), None)
-    k = next((k for k in range(len(fs)) if free[k]), None) if k is None else k
+    if k is None:
+      clear = False
+      k = next((k for k in range(len(fs)) if free[k]), None)
     if k is None:  # no place clear of the other labels: every label keeps its column
-      return edges
+      return edges, False
     lx, ly = e.x1 + fs[k] * dx, e.y1 + fs[k] * dy
     box = (lx - hw, ly - hh, lx + hw, ly + hh)
     placed.append(box)
     out.append(e._replace(lx=lx, ly=ly))
-  return out
+  return out, clear
 
 
 def _attrs(attrs: dict) -> str:
