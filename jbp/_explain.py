@@ -34,7 +34,7 @@ __all__ = ["Explanation", "explain", "render_text", "render_markdown", "render_j
            "MAX_NEURONS", "MAX_EXAMPLES"]
 
 MAX_LAYERS = 4
-MAX_NEURONS = 8
+MAX_NEURONS = 16
 MAX_EXAMPLES = 16
 NAMINGS = ("worked", "systematic")
 
@@ -204,7 +204,8 @@ def _names(sizes, shared, naming) -> Names:
   neurons = []
   for l in range(1, L + 1):
     neurons.append(tuple(f"y{j + 1}" if l == L else f"h{l}_{j + 1}" for j in range(sizes[l])))
-  weights = tuple(tuple(tuple(f"w{l + 1}_{j + 1}{i + 1}" for i in range(sizes[l]))
+  sep = "_" if max(sizes) > 9 else ""  # w2_11_1, not w2_111 (which could be w2_1_11)
+  weights = tuple(tuple(tuple(f"w{l + 1}_{j + 1}{sep}{i + 1}" for i in range(sizes[l]))
                         for j in range(sizes[l + 1])) for l in range(L))
   biases = tuple((f"b{l + 1}",) if shared[l] else tuple(f"b{l + 1}_{j + 1}" for j in range(sizes[l + 1]))
                  for l in range(L))
@@ -212,7 +213,7 @@ def _names(sizes, shared, naming) -> Names:
 
 
 def check_explainable(sizes):
-  """Raises ValueError for a network too large to print (more than 4 layers or 8 neurons a layer)."""
+  """Raises ValueError for a network too large to print (over MAX_LAYERS layers or MAX_NEURONS a layer)."""
   if len(sizes) - 1 > MAX_LAYERS or max(sizes) > MAX_NEURONS:
     raise ValueError(f"params: explain prints every quantity, so it takes networks of at most {MAX_LAYERS} "
                      f"layers of at most {MAX_NEURONS} neurons; got sizes {tuple(sizes)}")
@@ -283,7 +284,7 @@ def explain(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.Ar
 
   Args:
     params: a tuple (or list) of :class:`jbp.Layer`, at most 4 layers of at most
-      8 neurons, finite values.
+      16 neurons, finite values.
     x: shape ``(n_in,)`` or ``(batch, n_in)``, at most 16 examples.
     y: shape ``(n_out,)`` or ``(batch, n_out)``.
     learning_rate: a positive number (a Python ``float`` or a 0-d array).

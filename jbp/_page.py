@@ -22,7 +22,7 @@ import html as _html
 from typing import NamedTuple
 
 from jbp._explain import Explanation, _header, _layout, _Note, _num, _Text
-from jbp._svg import SVG_CSS, check_record, draw, shared_biases
+from jbp._svg import LABEL_SCRIPT, SVG_CSS, check_record, draw, shared_biases
 
 __all__ = ["render_html", "notebook_frame", "page"]
 
@@ -474,7 +474,7 @@ def render_html(record: Explanation, *, title: str | None = None) -> str:
           f'<span class="keys">keys: ← → step, Home / End</span></nav>\n'
           f'<main><figure>{svg}{legend}</figure>\n'
           f'<div class="panel">{"".join(panels)}</div></main>')
-  return page(heading, body, css=PAGE_CSS + _example_css(record.examples), script=SCRIPT,
+  return page(heading, body, css=PAGE_CSS + _example_css(record.examples), script=SCRIPT + LABEL_SCRIPT,
               body_attrs=' data-ex="0"')
 
 

@@ -33,12 +33,12 @@ import jax
 import numpy as np
 
 from jbp import _checks
-from jbp._explain import _names, _num, check_explainable
+from jbp._explain import MAX_LAYERS, MAX_NEURONS, _names, _num, check_explainable
 from jbp._format import number
 from jbp._network import Layer, _forward
 from jbp._options import as_dtype, make_options
 from jbp._page import notebook_frame, page
-from jbp._svg import draw, shared_biases
+from jbp._svg import LABEL_SCRIPT, draw, shared_biases
 from jbp._train import _train_program
 
 __all__ = ["TrainingRun", "record_training", "render_training"]
@@ -314,7 +314,7 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
   """One training run as a self-contained page: the loss curve and the weights at each recorded step.
 
   Args:
-    run: what :func:`jbp.record_training` returns (a network of at most 4 layers of 8 neurons, so
+    run: what :func:`jbp.record_training` returns (a network of at most 4 layers of 16 neurons, so
       every weight can be drawn).
     compare: other loss curves recorded at the same steps, ``{label: losses}`` with ``losses`` of
       shape ``run.losses.shape`` (e.g. the other update order); drawn on the same axes, and for one
@@ -327,7 +327,7 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
 
   Raises:
     TypeError: ``run`` is not a :class:`TrainingRun`, ``compare`` not a dict, or ``title`` not a string.
-    ValueError: a network too large to draw (more than 4 layers of 8 neurons), ``compare`` losses of
+    ValueError: a network too large to draw (more than 4 layers of 16 neurons), ``compare`` losses of
       another shape than ``run.losses``, or ``names="worked"`` for another network.
 
   >>> import jbp
@@ -347,8 +347,8 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
   try:
     check_explainable(sizes)
   except ValueError:
-    raise ValueError(f"run: the page draws every weight, so it takes networks of at most 4 layers of at "
-                     f"most 8 neurons; got sizes {sizes}") from None
+    raise ValueError(f"run: the page draws every weight, so it takes networks of at most {MAX_LAYERS} layers "
+                     f"of at most {MAX_NEURONS} neurons; got sizes {sizes}") from None
   losses = np.asarray(run.losses, np.float64)
   T = losses.shape[0]
   curves = [(run.update if compare else "", losses)]
@@ -445,18 +445,23 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
   settings_rows = "".join(f"<tr><th>{_html.escape(k)}</th><td>{_html.escape(v)}</td></tr>"
                           for k, v in settings)
 
+  # A large network (labels on hover and focus) takes the page's width; the loss goes below it.
+  compact = 'class="jbp-net compact"' in svg
+  net_cls = "net wide" if compact else "net"
+  hover = (" Point at (or Tab to) an edge to read its weight, or a neuron for the weights into it."
+           if compact else "")
   heading = title or (f"Training run: a {'-'.join(map(str, sizes))} {run.activation} network, "
                       f"{run.steps:,} steps")
   sub = (f"SGD, learning rate {run.learning_rate:g}, {run.update} order, {dtype}; E from "
          f"{number(losses[0])} to {number(losses[-1])}.")
   body = (f"<header><h1>{_html.escape(heading)}</h1><p class=\"sub\">{_html.escape(sub)}</p></header>\n<main>"
-          f'<section class="net"><h2>The network at a recorded step</h2>'
+          f'<section class="{net_cls}"><h2>The network at a recorded step</h2>'
           f'<div class="slider"><input type="range" id="slider" min="0" max="{last}" value="{last}" step="1" '
           f'aria-label="recorded step"><span class="readout" id="readout"></span></div>{svg}'
           f'<p class="note">Edge width: the weight\'s size; colour: its sign (blue positive, red negative). '
-          f"Drag the slider, or use ← → (Home, End).</p></section>"
+          f"Drag the slider, or use ← → (Home, End).{hover}</p></section>"
           f'<section><h2>Loss</h2>{chart}{diff}</section>'
           f'<section class="wide tables"><div><h2>Outputs after training</h2><table>{out_head}{out_rows}'
           f"</table>{more}</div><div><h2>Settings</h2><table>{settings_rows}</table></div></section></main>\n"
           f'<script type="application/json" id="run-data">{blob}</script>')
-  return page(heading, body, css=RUN_CSS, script=RUN_SCRIPT)
+  return page(heading, body, css=RUN_CSS, script=RUN_SCRIPT + LABEL_SCRIPT)

@@ -113,7 +113,7 @@ def batch(tmp_path_factory):
       "optimizer_name": ["train", "--optimizer", "rmsprop"],
       "unwritable_out": ["train", "--steps", "10", "--out", "afile/run"],
       "unwritable_plot": ["train", "--steps", "10", "--plot", "nodir/p.png"],
-      "too_big": ["explain", "--sizes", "2,9,2"],
+      "too_big": ["explain", "--sizes", "2,17,2"],
       "step_zero": ["explain", "--step", "0"],
       "format": ["explain", "--format", "latex"],
       "names": ["explain", "--names", "worked", "--sizes", "2,3,2"],
@@ -283,8 +283,8 @@ def test_existing_files_need_force(batch):
                        r"folder\)"),
     ("unwritable_plot", r"--plot: expected a path in an existing folder, got nodir/p.png \(.*nodir does not "
                         r"exist\)"),
-    ("too_big", r"explain: error: --sizes: expected a network of at most 4 layers of at most 8 neurons "
-                r"\(every weight is drawn or printed\), got 2,9,2"),
+    ("too_big", r"explain: error: --sizes: expected a network of at most 4 layers of at most 16 neurons "
+                r"\(every weight is drawn or printed\), got 2,17,2"),
     ("step_zero", r"--step: expected an integer >= 1, got 0"),
     ("format", r"--format: expected one of .*, got 'latex'"),
     ("names", r"--names: expected systematic \(or no --names\) for a network other than the worked "

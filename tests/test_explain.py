@@ -209,7 +209,8 @@ def test_float32_record(ex64):
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(sizes=(2, 9, 2)), r"params: explain .* at most 4 layers of at most 8 neurons; got sizes \(2, 9, 2"),
+    (dict(sizes=(2, 17, 2)),
+     r"params: explain .* at most 4 layers of at most 16 neurons; got sizes \(2, 17, 2"),
     (dict(sizes=(2, 2, 2, 2, 2, 2)), r"params: explain .* got sizes \(2, 2, 2, 2, 2, 2\)"),
     (dict(batch=17), r"x: explain .* at most 16 examples; got 17"),
     (dict(sizes=(2, 3, 2), names="worked"), r"names: 'worked' needs the worked example's shape"),

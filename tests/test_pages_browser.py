@@ -7,11 +7,14 @@ before its update and ``w+`` after (its gradient while that is the stage). The w
 the numbers ``jbp explain`` prints, in order. The page asks for nothing but itself and has no
 horizontal scroll at 1280x800, in light and dark colour schemes, and its screenshot is not blank.
 The training page's slider sets every weight's label to the recorded value. Real text boxes, measured
-by the browser, do not overlap in the diagram.
+by the browser, do not overlap in the diagram: all of them at once, or, in a compact drawing (labels on
+hover or focus), those shown together. An 8-16-16-4 training page shows an edge's label, with the value
+it stores, when the edge is pointed at or reached with Tab.
 
 Without a browser these tests skip, saying how to install one (tests/browser.py).
 """
 
+import json
 import re
 from collections import Counter
 
@@ -22,6 +25,7 @@ import pytest
 from browser import assert_not_blank, horizontal_overflow, launch, open_page, screenshot_pixels
 
 import jbp
+from jbp._explain import _num
 from jbp._format import number
 
 NUM = re.compile(r"-?\d+\.\d{9}(?!\d)")
@@ -260,19 +264,60 @@ def test_stepping_page_reads_in_light_and_dark_fits_1280x800_and_selects(browser
   assert requests == [path.resolve().as_uri()]
 
 
+# The diagram's text as the browser lays it out: every box (shown or not), and each group of boxes
+# shown together: what shows with the pointer nowhere, then with it over each element that shows labels
+# (an edge, or a neuron or bias unit: the labels into it) in a compact drawing. Hidden text (a compact
+# drawing's labels until hover or focus, a page's other variants) is left out of a group.
+TEXT = 'g[id^="l-"] text, g[id^="a-"] text, g[id^="n-"], g[id^="u-"]'
 LABEL_BOXES = """() => {
-  const boxes = [];
-  document.querySelectorAll('g[id^="l-"] text, g[id^="a-"] text, g[id^="n-"], g[id^="u-"]').forEach(el => {
+  const net = document.querySelector('svg.jbp-net');
+  const box = el => {
     const b = el.getBBox();
-    boxes.push([el.id || el.parentNode.id, b.x, b.y, b.x + b.width, b.y + b.height]);
-  });
-  const vb = document.querySelector('svg').viewBox.baseVal;
-  return {boxes, width: vb.width, height: vb.height};
-}"""
+    return [el.id || el.parentNode.id, b.x, b.y, b.x + b.width, b.y + b.height];
+  };
+  const shown = el => {
+    const s = getComputedStyle(el);
+    return s.visibility !== 'hidden' && s.display !== 'none' && el.getBBox().width > 0;
+  };
+  const text = [...net.querySelectorAll('%s')];
+  const visible = () => text.filter(shown).map(box);
+  const groups = [visible()];
+  for (const el of net.querySelectorAll('[data-l]')) {
+    el.dispatchEvent(new MouseEvent('mouseover', {bubbles: true}));
+    groups.push(visible());
+    el.dispatchEvent(new MouseEvent('mouseout', {bubbles: true}));
+  }
+  const vb = net.viewBox.baseVal;
+  return {all: text.map(box), groups, compact: net.classList.contains('compact'),
+          labels: net.querySelectorAll('g[id^="l-"]').length, width: vb.width, height: vb.height};
+}""" % TEXT
 
 
-@pytest.mark.parametrize("sizes", [(2, 2, 2), (2, 5, 1), (3, 4, 2, 2), (8, 8, 8, 8, 8)])
-def test_diagram_text_measured_by_the_browser_does_not_overlap(browser, tmp_path, sizes):
+def overlapping(boxes, gap=0.5):
+  """Pairs of ids whose boxes ``[id, x0, y0, x1, y1]`` overlap by more than ``gap`` px (they may touch)."""
+  b = np.array([box[1:] for box in boxes])
+  ids = [box[0] for box in boxes]
+  overlap = ((b[:, None, 0] < b[None, :, 2] - gap) & (b[None, :, 0] < b[:, None, 2] - gap) &
+             (b[:, None, 1] < b[None, :, 3] - gap) & (b[None, :, 1] < b[:, None, 3] - gap))
+  np.fill_diagonal(overlap, False)
+  return [(ids[i], ids[j]) for i, j in np.argwhere(overlap) if i < j]
+
+
+def assert_text_apart(got):
+  """No two boxes shown together overlap; every label is shown in some group; all lie in the drawing."""
+  for group in got["groups"]:
+    pairs = overlapping(group)
+    assert pairs == [], pairs[:5]
+  shown = {box[0] for group in got["groups"] for box in group if box[0].startswith("l-")}
+  assert len(shown) == got["labels"] > 0
+  b = np.array([box[1:] for box in got["all"]])
+  assert b[:, 0].min() >= 0 and b[:, 1].min() >= 0
+  assert b[:, 2].max() <= got["width"] and b[:, 3].max() <= got["height"]
+
+
+@pytest.mark.parametrize("sizes, compact", [((2, 2, 2), False), ((2, 5, 1), False), ((3, 4, 2, 2), True),
+                                            ((8, 8, 8, 8, 8), True)])
+def test_diagram_text_measured_by_the_browser_does_not_overlap(browser, tmp_path, sizes, compact):
   rng = np.random.default_rng(3)
   params = tuple(jbp.Layer(np.asarray(rng.normal(size=(m, n)), np.float32),
                            np.asarray(rng.normal(size=() if sizes == (2, 2, 2) else (m,)), np.float32))
@@ -284,16 +329,83 @@ def test_diagram_text_measured_by_the_browser_does_not_overlap(browser, tmp_path
   path.write_text(svg, encoding="utf-8")
   page, requests = open_page(browser, path)
   got = page.evaluate(LABEL_BOXES)
-  b = np.array([box[1:] for box in got["boxes"]])
-  ids = [box[0] for box in got["boxes"]]
-  gap = 0.5  # px: boxes may touch
-  overlap = ((b[:, None, 0] < b[None, :, 2] - gap) & (b[None, :, 0] < b[:, None, 2] - gap) &
-             (b[:, None, 1] < b[None, :, 3] - gap) & (b[None, :, 1] < b[:, None, 3] - gap))
-  np.fill_diagonal(overlap, False)
-  pairs = [(ids[i], ids[j]) for i, j in np.argwhere(overlap) if i < j]
-  assert pairs == [], pairs[:5]
-  assert b[:, 0].min() >= 0 and b[:, 1].min() >= 0
-  assert b[:, 2].max() <= got["width"] and b[:, 3].max() <= got["height"]
+  assert got["compact"] == compact
+  if not compact:  # every label shows at once, all measured together
+    assert len(got["groups"]) == 1
+    assert sum(box[0].startswith("l-") for box in got["groups"][0]) == got["labels"]
+  else:  # shown one element's labels at a time: the neurons and units, and each labelled edge
+    assert len(got["groups"]) > got["labels"]
+    assert not any(box[0].startswith("l-") for box in got["groups"][0])
+  assert_text_apart(got)
+  assert requests == [path.resolve().as_uri()]
+
+
+# A point on a labelled edge's hit line where the pointer reaches it (no other element on top), in the
+# viewport's pixels; and what a label shows, if it is shown.
+EDGE_POINT = """id => {
+  const hit = document.querySelector('line.hit[data-l="l-' + id + '"]');
+  const m = hit.getScreenCTM(), p = hit.ownerSVGElement.createSVGPoint();
+  for (let k = 1; k < 50; k++) {
+    const f = k / 50;
+    p.x = (1 - f) * hit.x1.baseVal.value + f * hit.x2.baseVal.value;
+    p.y = (1 - f) * hit.y1.baseVal.value + f * hit.y2.baseVal.value;
+    const q = p.matrixTransform(m);
+    if (document.elementFromPoint(q.x, q.y) === hit) return [q.x, q.y];
+  }
+  return null;
+}"""
+LABEL_SHOWN = """id => {
+  const g = document.getElementById('l-' + id);
+  return getComputedStyle(g.querySelector('text')).visibility === 'visible' ?
+    [...g.querySelectorAll('tspan')].map(t => t.textContent) : null;
+}"""
+
+
+def test_large_training_page_shows_each_label_on_hover_and_focus_without_overlap(browser, tmp_path):
+  sizes = (8, 16, 16, 4)
+  rng = np.random.default_rng(5)
+  x = np.asarray(rng.normal(size=(6, 8)), np.float32)
+  y = np.asarray(rng.uniform(size=(6, 4)), np.float32)
+  run = jbp.record_training(jbp.init_params(jax.random.key(1), sizes), x, y, steps=6, learning_rate=0.5,
+                            record_every=2)
+  path = tmp_path / "run.html"
+  html = jbp.render_training(run)
+  path.write_text(html, encoding="utf-8")
+  data = json.loads(re.search(r'id="run-data">(.*?)</script>', html, re.S).group(1))
+  stored = list(data["fixed"])  # the values the page shows at its last recorded step
+  for i, v in zip(data["moving"], data["records"][-1].split(" ")):
+    stored[i] = v
+  stored = dict(zip(data["names"], stored))
+  w = np.asarray(run.params[1].w)[-1]
+  assert stored["w2_11_1"] == _num(w[10, 0]) and stored["w2_1_11"] == _num(w[0, 10])
+
+  page, requests = open_page(browser, path)
+  got = page.evaluate(LABEL_BOXES)
+  assert got["compact"] and got["labels"] == 8 * 16 + 16 * 16 + 16 * 4 + 16 + 16 + 4
+  assert_text_apart(got)
+  assert horizontal_overflow(page) <= 0
+
+  # Pointed at, an edge shows its own label, alone. (In the 16-16 gap an edge into an early neuron, such
+  # as b2_7, lies under later edges along its whole length: Tab, or its neuron, shows that label.)
+  for name in ["w2_11_1", "w3_4_16", "b3_2"]:
+    assert page.evaluate(LABEL_SHOWN, name) is None
+    at = page.evaluate(EDGE_POINT, name)
+    assert at is not None, name
+    page.mouse.move(*at)
+    assert page.evaluate(LABEL_SHOWN, name) == [name, stored[name]]
+    assert page.evaluate("document.querySelectorAll('.jbp-net .lg.on').length") == 1
+    page.mouse.move(2, 2)
+    assert page.evaluate(LABEL_SHOWN, name) is None
+
+  focused = []
+  for _ in range(4):  # Tab past the slider to the edges, in order
+    page.keyboard.press("Tab")
+    focused.append(page.evaluate("(document.activeElement.getAttribute('data-l') || '').slice(2)"))
+  first = data["names"][0]
+  assert focused[-3:] == data["names"][:3] and first == "w1_1_1"
+  assert page.evaluate(LABEL_SHOWN, focused[-1]) == [focused[-1], stored[focused[-1]]]
+  assert page.evaluate(LABEL_SHOWN, focused[-2]) is None  # the one Tab left
+  assert_not_blank(screenshot_pixels(page))
   assert requests == [path.resolve().as_uri()]
 
 

@@ -122,25 +122,86 @@ def test_svg_of_other_networks_with_systematic_names_biases_and_a_chosen_example
 def test_svg_labels_do_not_overlap_by_the_layouts_own_measure(worked, others):
   # The layout reserves room from character counts; check its promise on its own terms here (a browser
   # measures the real text in test_pages_browser.py).
-  from jbp._svg import CHAR, LINE
-
+  # A compact drawing (a large network) shows the labels of one edge or one neuron at a time: those
+  # must not overlap each other.
   for sizes, r in [((2, 2, 2), worked["simultaneous"])] + list(others.items()):
     root, _ = svg_labels(jbp.render_svg(r))
-    boxes = []
-    for g in root.iter(SVG + "g"):
-      if g.get("id", "").startswith("l-"):
-        t = g.find(SVG + "text")
-        lines = [s.text for s in t]
-        cx, cy = float(t.get("x")), float(t.get("y"))
-        w, h = max(map(len, lines)) * CHAR, len(lines) * LINE
-        boxes.append((cx - w / 2, cy - h / 2 - 4, cx + w / 2, cy + h / 2 - 4))
-    b = np.array(boxes)
-    overlap = ((b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2]) &
-               (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3]))
-    np.fill_diagonal(overlap, False)
-    assert not overlap.any(), (sizes, np.argwhere(overlap)[:3])
+    boxes = label_boxes(root)
+    compact = "compact" in root.get("class")
+    assert compact == (sizes in [(3, 4, 2, 2), (8,) * 5]), sizes
+    together = ([el.get("data-l").split() for el in root.iter() if el.get("data-l")] if compact
+                else [list(boxes)])
+    for ids in together:
+      b = np.array([boxes[i] for i in ids])
+      overlap = ((b[:, None, 0] < b[None, :, 2]) & (b[None, :, 0] < b[:, None, 2]) &
+                 (b[:, None, 1] < b[None, :, 3]) & (b[None, :, 1] < b[:, None, 3]))
+      np.fill_diagonal(overlap, False)
+      assert not overlap.any(), (sizes, np.argwhere(overlap)[:3])
+    b = np.array(list(boxes.values()))
     width, height = map(float, root.get("viewBox").split()[2:])
     assert b[:, 0].min() >= 0 and b[:, 2].max() <= width and b[:, 3].max() <= height, sizes
+
+
+def label_boxes(root):
+  """``{label id: (left, top, right, bottom)}`` of each edge label, from its characters (the layout's
+  measure)."""
+  from jbp._svg import CHAR, LINE
+
+  boxes = {}
+  for g in root.iter(SVG + "g"):
+    if g.get("id", "").startswith("l-"):
+      t = g.find(SVG + "text")
+      lines = [s.text for s in t]
+      cx, cy = float(t.get("x")), float(t.get("y"))
+      inline = not any(s.get("y") for s in t)
+      w = (len(" ".join(lines)) if inline else max(map(len, lines))) * CHAR
+      h = (1 if inline else len(lines)) * LINE
+      boxes[g.get("id")] = (cx - w / 2, cy - h / 2 - 4, cx + w / 2, cy + h / 2 - 4)
+  return boxes
+
+
+def segment_meets_box(p, q, box, steps=400):
+  """Whether the segment ``p``-``q`` passes through ``box``, sampled (not the layout's own clipping)."""
+  t = np.linspace(0, 1, steps)[:, None]
+  pts = np.asarray(p) * (1 - t) + np.asarray(q) * t
+  inside = (pts[:, 0] > box[0]) & (pts[:, 0] < box[2]) & (pts[:, 1] > box[1]) & (pts[:, 1] < box[3])
+  return bool(inside.any())
+
+
+def labels_crossed_by_edges(root):
+  """``[(label, edge)]``: each label box that an edge other than its own passes through."""
+  boxes = label_boxes(root)
+  xy = lambda el, k: (float(el.get(f"x{k}")), float(el.get(f"y{k}")))
+  edges = {el.get("id"): (xy(el, 1), xy(el, 2)) for el in root.iter(SVG + "line")
+           if el.get("id", "").startswith("e-")}
+  return [(lid, eid) for lid, box in boxes.items() for eid, (p, q) in edges.items()
+          if eid != "e-" + lid[2:] and segment_meets_box(p, q, box)]
+
+
+def svg_of_page(page):
+  return ET.fromstring(re.search(r"<svg .*?</svg>", page, re.S).group(0))
+
+
+def test_no_label_of_the_2_2_2_pages_is_crossed_by_another_edge(worked, x64):
+  # A label sits on its own edge (on a halo of the background); no other edge passes through it, on the
+  # stepping page in both orders (its widest variant, w+ and the gradient, sets the box), the SVG and the
+  # training page.
+  ex = jbp.worked_example(jnp.float64)
+  run = jbp.record_training(ex.params, ex.inputs, ex.targets, steps=20, learning_rate=0.5, record_every=10)
+  roots = [svg_of_page(jbp.render_html(r)) for r in worked.values()]
+  roots += [svg_labels(jbp.render_svg(worked["simultaneous"]))[0]]
+  roots += [svg_of_page(jbp.render_training(run))]  # its rows spread until w4 is clear of b1's edge to h1
+  for root in roots:
+    assert len(label_boxes(root)) == 8
+    assert labels_crossed_by_edges(root) == []
+  # the check catches a label moved onto another edge: w1's label to the middle of w2's edge
+  root = roots[-1]
+  e = next(el for el in root.iter(SVG + "line") if el.get("id") == "e-w2")
+  mx, my = (float(e.get("x1")) + float(e.get("x2"))) / 2, (float(e.get("y1")) + float(e.get("y2"))) / 2
+  t = next(g for g in root.iter(SVG + "g") if g.get("id") == "l-w1").find(SVG + "text")
+  t.set("x", str(mx))
+  t.set("y", str(my + 4))
+  assert ("l-w1", "e-w2") in labels_crossed_by_edges(root)
 
 
 def test_svg_title_and_bad_arguments(worked):
@@ -261,9 +322,9 @@ def test_training_page_rejects_what_it_cannot_draw(x64):
   with pytest.raises(ValueError, match=r"names: expected one of"):
     jbp.render_training(run, names="greek")
   # A run of a network too wide to draw (made by hand: three records of zeros).
-  big = (jbp.Layer(np.zeros((3, 9, 2)), np.zeros(3)), jbp.Layer(np.zeros((3, 1, 9)), np.zeros(3)))
+  big = (jbp.Layer(np.zeros((3, 17, 2)), np.zeros(3)), jbp.Layer(np.zeros((3, 1, 17)), np.zeros(3)))
   wide = run._replace(params=big, outputs=np.zeros(1), y=np.zeros(1))
-  with pytest.raises(ValueError, match=r"run: the page draws every weight, .* got sizes \(2, 9, 1\)"):
+  with pytest.raises(ValueError, match=r"run: the page draws every weight, .* got sizes \(2, 17, 1\)"):
     jbp.render_training(wide)
 
 

@@ -41,7 +41,7 @@ def made(tmp_path_factory):
   bad = {
       "again": ["train", "--steps", "10", "--html", "worked_run.html"],
       "adam": ["train", "--optimizer", "adam", "--html", "adam.html"],
-      "too_wide": ["train", "--sizes", "2,9,2", "--html", "wide.html"],
+      "too_wide": ["train", "--sizes", "2,17,2", "--html", "wide.html"],
   }
   forced = {"forced": ["train", "--steps", "10", "--html", "worked_run_10.html"],
             "forced_again": ["train", "--steps", "20", "--html", "worked_run_10.html", "--force"]}
@@ -71,8 +71,8 @@ def test_refusals_are_one_line_before_any_work(made):
           in assert_one_line_error(res["again"]))
   assert ("--html: expected --optimizer sgd (the page records the params at each recorded step of plain "
           "SGD), got --optimizer adam" in assert_one_line_error(res["adam"]))
-  assert ("--html: expected a network of at most 4 layers of at most 8 neurons (every weight is drawn or "
-          "printed), got 2,9,2" in assert_one_line_error(res["too_wide"]))
+  assert ("--html: expected a network of at most 4 layers of at most 16 neurons (every weight is drawn or "
+          "printed), got 2,17,2" in assert_one_line_error(res["too_wide"]))
   assert res["too_wide"]["seconds"] < 30  # refused before training
 
 
