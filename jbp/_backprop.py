@@ -61,7 +61,7 @@ def _delta_rule(params, x, y, act, reduction="sum", step=None):
   err = out - y2
   E = 0.5 * jnp.sum(err * err) * scale
   delta = err * act.derivative(*trace[-1]) * scale
-  grads = [None] * len(params)
+  grads: list = [None] * len(params)
   new = list(params)
   for l in range(len(params) - 1, -1, -1):
     a_prev = x2 if l == 0 else trace[l - 1][1]

@@ -19,6 +19,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 from jbp._layer import Layer
 
@@ -27,9 +28,14 @@ X64_HINT = ('64-bit mode is off; enable it at start-up with '
             'JAX_ENABLE_X64=1), or for a block of code with `with jax.enable_x64(True):`')
 
 
+def x64_enabled() -> bool:
+  """True if JAX's 64-bit mode is on (here, or in a ``jax.enable_x64`` block)."""
+  return bool(jax.config.read("jax_enable_x64"))
+
+
 def is_concrete(x) -> bool:
   """True if ``x`` holds a known value (not a tracer under jit/vmap/grad)."""
-  return not isinstance(x, jax.core.Tracer)
+  return not isinstance(x, Tracer)
 
 
 def check_dtype(dtype, name: str = "dtype"):
@@ -46,7 +52,7 @@ def check_dtype(dtype, name: str = "dtype"):
     raise ValueError(f"{name}: expected a floating dtype such as jnp.float32, got {dtype!r}") from None
   if not jnp.issubdtype(dt, jnp.floating):
     raise ValueError(f"{name}: expected a floating dtype such as jnp.float32, got {dt}")
-  if dt.itemsize == 8 and not jax.config.jax_enable_x64:
+  if dt.itemsize == 8 and not x64_enabled():
     raise ValueError(f"{name}: float64 was asked for, but {X64_HINT}.")
   return dt
 
@@ -69,11 +75,12 @@ def check_int(name: str, value, *, minimum: int = 1, maximum: int = INT32_MAX) -
   """
   if isinstance(value, bool) or not isinstance(value, numbers.Integral):
     raise TypeError(f"{name}: expected an integer >= {minimum}, got {type(value).__name__} {value!r}")
+  value = int(value)
   if value < minimum:
     raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
   if value > maximum:
     raise ValueError(f"{name}: expected an integer from {minimum} to {maximum}, got {value}")
-  return int(value)
+  return value
 
 
 def check_record_every(record_every, steps: int) -> int:
@@ -255,11 +262,12 @@ def check_finite_params(params, *, name: str = "params", leading=()):
   if not leading:
     n, a = bad[0]
     raise _non_finite(n, a, ~np.isfinite(a))
-  if any(a is None for a in host):  # a traced leaf: whether a member diverged cannot be told
+  known = [a for a in host if a is not None]
+  if len(known) < len(host):  # a traced leaf: whether a member diverged cannot be told
     return
   k = len(leading)
   diverged = np.ones(leading, bool)  # members that are NaN in every leaf
-  for a in host:
+  for a in known:
     diverged &= np.isnan(a).reshape(tuple(leading) + (-1,)).all(-1)
   for n, a in bad:
     wrong = ~np.isfinite(a) & ~diverged.reshape(diverged.shape + (1,) * (a.ndim - k))
@@ -335,7 +343,7 @@ def check_params(params, *, name: str = "params", leading=(), finite: bool = Tru
     for dt, part in ((wdt, "w"), (bdt, "b")):
       if not is_floating(dt):
         raise TypeError(f"{name}[{i}].{part}: expected a floating dtype, got {dt}")
-      if dt.itemsize == 8 and not jax.config.jax_enable_x64:  # JAX would compute in float32, silently
+      if dt.itemsize == 8 and not x64_enabled():  # JAX would compute in float32, silently
         raise ValueError(f"{name}[{i}].{part}: expected float32 (or float16) arrays with 64-bit mode off, "
                          f"got float64, but {X64_HINT}; or convert the params to float32")
       if dtype is None:

@@ -358,7 +358,7 @@ def explain(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.Ar
   errors = tuple(OutputError(nm.neurons[-1][k], _floats(yv[:, k]), _floats(out[-1][:, k]),
                              _floats(0.5 * (yv[:, k] - out[-1][:, k]) ** 2)) for k in range(sizes[-1]))
 
-  dE_dout = [None] * L
+  dE_dout: list = [None] * L
   dE_dout[L - 1] = out[-1] - yv  # dE/dout of each output, as the delta rule computes it
   delta_recs, weight_recs, bias_recs = [], [], []
   for l in range(L - 1, -1, -1):
@@ -753,8 +753,9 @@ def render_markdown(record: Explanation) -> str:
 
 
 def _plain(v):
-  if isinstance(v, tuple) and hasattr(v, "_asdict"):
-    return {k: _plain(x) for k, x in v._asdict().items()}
+  fields = getattr(v, "_asdict", None)  # a NamedTuple's
+  if isinstance(v, tuple) and fields is not None:
+    return {k: _plain(x) for k, x in fields().items()}
   if isinstance(v, (tuple, list)):
     return [_plain(x) for x in v]
   return v

@@ -85,7 +85,7 @@ def _init(key, *, sizes, method, shared_bias, dtype):
   """
   keys = jax.random.split(key, len(sizes) - 1)
   shapes = list(zip(sizes[:-1], sizes[1:]))
-  params = [None] * len(shapes)
+  params: list = [None] * len(shapes)
   for n_in, n_out in dict.fromkeys(shapes):
     at = [l for l, shape in enumerate(shapes) if shape == (n_in, n_out)]
     draw = functools.partial(_layer, n_in=n_in, n_out=n_out, method=method, shared_bias=shared_bias,

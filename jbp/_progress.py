@@ -11,7 +11,7 @@ history, bit for bit.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax.numpy as jnp
 import numpy as np
@@ -112,8 +112,8 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
   record_every = _checks.check_record_every(record_every, steps)
   if chunk_steps % record_every:
     raise ValueError(f"chunk_steps: expected a multiple of record_every={record_every}, got {chunk_steps}")
-  kw = dict(learning_rate=None, update="simultaneous", activation="sigmoid", optimizer=None,
-            trainable="weights", reduction="sum", form="auto", unroll=1)
+  kw: dict[str, Any] = dict(learning_rate=None, update="simultaneous", activation="sigmoid", optimizer=None,
+                            trainable="weights", reduction="sum", form="auto", unroll=1)
   unknown = set(train_kwargs) - set(kw)
   if unknown:
     raise TypeError(f"{sorted(unknown)[0]}: not an argument of train_chunked; expected one of {sorted(kw)}")

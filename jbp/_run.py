@@ -121,10 +121,12 @@ def record_training(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.t
   xd, yd = as_dtype(x, dtype), as_dtype(y, dtype)
   p = tuple(params)  # a list of layers too
   history, losses = [p], []
+  chunk = None
   for _ in range(steps // record_every):
     p, chunk = _train_program(p, xd, yd, values, opts)
     history.append(p)
     losses.append(chunk[0])  # E before this chunk: E after k * record_every updates
+  assert chunk is not None  # steps >= record_every: one chunk at least
   losses.append(chunk[-1])
   stacked = jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(v) for v in leaves]), *history)
   outputs = np.asarray(_forward(p, xd, opts.act))  # as jbp.forward computes them, NaN after a divergence

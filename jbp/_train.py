@@ -106,18 +106,20 @@ def _step(opts: Options, x, y, values):
     def update_layer(l, layer, grad):
       return sgd_update((layer,), (grad,), values[0], opts.mask[l:l + 1])[0]
 
-    def step(carry):
+    def sequential_step(carry):
       params, state = carry
       E, params = _sequential(params, x, y, opts.act, opts.reduction, opts.form, update_layer)
       return (params, state), E
-  else:
-    tx = _transform(opts, values)
 
-    def step(carry):
-      params, state = carry
-      E, grads = jax.value_and_grad(_loss)(params, x, y, opts.act, opts.reduction, opts.form)
-      updates, state = tx.update(grads, state, params)
-      return (optax.apply_updates(params, updates), state), E
+    return sequential_step
+  tx = _transform(opts, values)
+
+  def step(carry):
+    params, state = carry
+    E, grads = jax.value_and_grad(_loss)(params, x, y, opts.act, opts.reduction, opts.form)
+    updates, state = tx.update(grads, state, params)
+    return (optax.apply_updates(params, updates), state), E
+
   return step
 
 
