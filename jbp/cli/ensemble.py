@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 from jbp.cli.common import RUN_FILES, outputs_of, problem, record_every_of
 from jbp.cli.driver import Job, Progress, drive, host, restore, write_checkpoint
 from jbp.cli.parser import UsageError
-from jbp.cli.run import Checkpoints, check_data, interrupted_status, nothing_new, resume_args, run_meta
+from jbp.cli.run import Checkpoints, check_data, closing, nothing_new, resume_args, run_meta
 from jbp.cli.stop import Stop
 
 __all__ = ["run", "check_memory"]
@@ -178,22 +178,7 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, what, size
   else:
     _print(args, summary, rows, sizes, what, seconds)
   sys.stdout.flush()
-  if interrupted:
-    return interrupted_status(signum), (f"{prog}: interrupted after {done} of {args.steps} steps; "
-                                        f"{_saved(args, outputs, done)}")
-  if signum:
-    return interrupted_status(signum), f"{prog}: interrupted after training finished; the run was saved whole"
-  return 0, ""
-
-
-def _saved(args, outputs, done) -> str:
-  if args.out is not None:
-    extra = f", and the figure in {outputs.target('--plot')}" if args.plot is not None else ""
-    return (f"the members' params and losses after {done} steps are saved in {args.out}{extra} "
-            f"(summary.json says \"interrupted\": true); continue with: jbp ensemble --resume {args.out}")
-  if args.plot is not None:
-    return f"the figure of the first {done} steps is saved in {args.plot}"
-  return "nothing saved (no --out or --plot)"
+  return closing(prog, args, outputs, done, signum, what="members' params and losses")
 
 
 def _print(args, summary, rows, sizes, what, seconds):

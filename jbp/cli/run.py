@@ -25,7 +25,7 @@ from jbp.cli.driver import CHECKPOINT, Progress, data_digest, given_flags, read_
 from jbp.cli.parser import UsageError, subparser, typed_flag
 from jbp.cli.stop import exit_status
 
-__all__ = ["PRESENTATION", "resume_args", "run_meta", "Checkpoints", "interrupted_status"]
+__all__ = ["PRESENTATION", "resume_args", "run_meta", "Checkpoints", "interrupted_status", "closing"]
 
 PRESENTATION = frozenset({"resume", "out", "force", "plot", "html", "json", "no_progress", "checkpoint_every",
                           "command", "threshold"})
@@ -127,6 +127,28 @@ class Checkpoints:
 
 def interrupted_status(signum: int) -> int:
   return exit_status(signum or signal.SIGINT)
+
+
+def closing(prog: str, args, outputs, done: int, signum: int, *, what: str,
+            loss: str = "") -> "tuple[int, str]":
+  """A finished or stopped run's exit status and last line, true of what was just saved.
+
+  ``what``: the saved arrays (``"params and losses"``); ``loss``: `` (E = ...)`` after the steps.
+  """
+  if done < args.steps:
+    if args.out is not None:
+      extra = f", and the figure in {outputs.target('--plot')}" if args.plot is not None else ""
+      saved = (f"the {what} after {done} steps are saved in {args.out}{extra} (summary.json says "
+               f"\"interrupted\": true); continue with: {prog} --resume {args.out}")
+    elif args.plot is not None:
+      saved = f"the figure of the first {done} steps is saved in {args.plot}"
+    else:
+      saved = "nothing saved (no --out or --plot)"
+    line = f"{prog}: interrupted after {done} of {args.steps} steps{loss}; {saved}"
+    return interrupted_status(signum), line
+  if signum:
+    return interrupted_status(signum), f"{prog}: interrupted after training finished; the run was saved whole"
+  return 0, ""
 
 
 def nothing_new(outputs: Outputs, prog: str, folder: str | None, done: int,

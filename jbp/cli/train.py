@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 from jbp.cli.common import RUN_FILES, check_drawable, layer_sizes, outputs_of, problem, record_every_of
 from jbp.cli.driver import Job, Progress, drive, host, restore
 from jbp.cli.parser import UsageError
-from jbp.cli.run import Checkpoints, check_data, interrupted_status, nothing_new, resume_args, run_meta
+from jbp.cli.run import Checkpoints, check_data, closing, nothing_new, resume_args, run_meta
 from jbp.cli.stop import Stop
 
 __all__ = ["run"]
@@ -216,22 +216,8 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
     for path in files.values():
       print(f"wrote {path}")
   sys.stdout.flush()
-  if interrupted:
-    return interrupted_status(signum), (f"{prog}: interrupted after {done} of {args.steps} steps (E = "
-                                        f"{number(losses[-1])}); {_saved(args, outputs, done)}")
-  if signum:
-    return interrupted_status(signum), f"{prog}: interrupted after training finished; the run was saved whole"
-  return 0, ""
-
-
-def _saved(args, outputs, done) -> str:
-  if args.out is not None:
-    extra = f", and the figure in {outputs.target('--plot')}" if args.plot is not None else ""
-    return (f"the params and losses after {done} steps are saved in {args.out}{extra} (summary.json says "
-            f"\"interrupted\": true); continue with: jbp train --resume {args.out}")
-  if args.plot is not None:
-    return f"the figure of the first {done} steps is saved in {args.plot}"
-  return "nothing saved (no --out or --plot)"
+  loss = f" (E = {number(losses[-1])})"
+  return closing(prog, args, outputs, done, signum, what="params and losses", loss=loss)
 
 
 def _page(args, progress: Progress, x, y, r, extras) -> str:
