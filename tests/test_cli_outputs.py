@@ -18,6 +18,7 @@ from cli_support import ROOT, error_line, run_cli, snapshot
 
 import jbp
 from jbp import _plot
+from jbp._format import number
 from jbp.cli import driver
 from jbp.cli import ensemble as cli_ensemble
 from jbp.cli import train as cli_train
@@ -257,3 +258,20 @@ def test_cli_defaults_agree_with_the_library_or_say_why():
         assert f"jbp.{fn.__name__}" in action.help, (command, flag, action.help)
         checked += 1
   assert checked >= 4  # init, learning rate, steps and record_every differ, each with a reason
+
+
+def test_a_data_set_reports_the_mean_loss_and_the_accuracy_of_its_classes(here):
+  rc, out, err = run_cli(["train", "--data", "xor", "--steps", "3000", "--no-progress", "--json"])
+  assert rc == 0, err
+  summary = json.loads(out)
+  assert summary["examples"] == 4 and summary["loss_final_per_example"] == summary["loss_final"] / 4
+  outputs = np.asarray(summary["outputs"])
+  targets = np.asarray([[0.0], [1.0], [1.0], [0.0]])
+  assert summary["accuracy"] == float(((outputs > 0.5) == (targets > 0.5)).all(-1).mean())
+  rc, out, err = run_cli(["train", "--data", "xor", "--steps", "3000", "--no-progress"])
+  assert f"E per example (mean of 4): before {number(summary['loss_initial'] / 4)}" in out
+  assert re.search(r"^accuracy: \d of 4 examples \(.*%\), outputs rounded at 0.5 against 0/1 targets$", out,
+                   flags=re.M)
+  # One example whose targets are no classes (0.01, 0.99): neither line.
+  rc, out, err = run_cli(["train", "--steps", "10", "--no-progress"])
+  assert rc == 0 and "per example" not in out and "accuracy" not in out

@@ -344,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
                   help="one or more learning rates (default 0.5; or --learning-rate); several make a "
                        "sweep: every member trained with every rate")
   en.add_argument("--threshold", type=_positive_number, default=1e-3,
-                  help="a member has converged when its final loss is below this (default 0.001)")
+                  help="a member has converged when its final loss E, the sum of 0.5 (target - out)^2 "
+                       "over outputs and examples, is below this (default 0.001); with a data set of N "
+                       "examples, N times the mean you want")
   _add_run_options(en, records=100, library="jbp.train_many",
                    out="params.npz (the members' params), losses.npz and summary.json",
                    plot="the distribution of final losses and the convergence map (learning rate x "

@@ -167,6 +167,7 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
   seconds = time.perf_counter() - t0
   sizes = layer_sizes(first)
   out = progress.outputs
+  examples = int(np.shape(x)[0]) if np.ndim(x) == 2 else 1
   files = {name: outputs.target("--out", name) for name in RUN_FILES[:3]} if args.out is not None else {}
   if args.plot is not None:
     files["plot"] = outputs.target("--plot")
@@ -178,7 +179,9 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
       else "example", "seed": args.seed, "optimizer": args.optimizer, "learning_rate": args.learning_rate,
       "update": args.update, "trainable": args.trainable, "dtype": str(losses.dtype),
       "steps": args.steps, "steps_done": done, "interrupted": interrupted, "record_every": r,
-      "loss_initial": float(losses[0]), "loss_final": float(losses[-1]), "seconds": round(seconds, 3),
+      "loss_initial": float(losses[0]), "loss_final": float(losses[-1]), "examples": examples,
+      "loss_final_per_example": float(losses[-1]) / examples, "accuracy": accuracy(out, y),
+      "seconds": round(seconds, 3),
       "outputs": out.reshape(-1, out.shape[-1]).tolist() if out is not None and out.size <= 64 else None,
       "files": files,
   }
@@ -210,6 +213,13 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
           f"({summary['dtype']}): {done} of {args.steps} steps, {args.optimizer} learning rate "
           f"{number(args.learning_rate)}, {args.update} order, {seconds:.2f} s")
     print(f"E before: {number(losses[0])}   E after: {number(losses[-1])}")
+    if examples > 1:  # E is a sum over the examples: its mean does not grow with the data set
+      print(f"E per example (mean of {examples}): before {number(losses[0] / examples)}   after "
+            f"{number(losses[-1] / examples)}")
+    if summary["accuracy"] is not None:
+      right = round(summary["accuracy"] * examples)
+      print(f"accuracy: {right} of {examples} examples ({100 * summary['accuracy']:.4g}%), outputs rounded "
+            f"at 0.5 against 0/1 targets")
     if out is not None and summary["outputs"] is not None and len(summary["outputs"]) <= 8:
       for xi, yi, oi in zip(np.atleast_2d(np.asarray(x)), np.atleast_2d(np.asarray(y)), np.atleast_2d(out)):
         print(f"  x {numbers(xi)}  target {numbers(yi)}  out {numbers(oi)}")
@@ -218,6 +228,24 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
   sys.stdout.flush()
   loss = f" (E = {number(losses[-1])})"
   return closing(prog, args, outputs, done, signum, what="params and losses", loss=loss)
+
+
+def accuracy(out, y) -> "float | None":
+  """The share of examples whose outputs, rounded at 0.5, all equal their targets, when every target is
+  0 or 1 (classes); None otherwise (or without outputs).
+
+  >>> accuracy([[0.2], [0.7], [0.6]], [[0.0], [1.0], [0.0]]), accuracy([[0.2]], [[0.3]])
+  (0.6666666666666666, None)
+  """
+  import numpy as np
+
+  if out is None:
+    return None
+  y = np.atleast_2d(np.asarray(y, np.float64))
+  if not np.isin(y, (0.0, 1.0)).all():
+    return None
+  right = ((np.atleast_2d(np.asarray(out, np.float64)) > 0.5) == (y > 0.5)).all(axis=-1)
+  return float(right.mean())
 
 
 def _page(args, progress: Progress, x, y, r, extras) -> str:
