@@ -20,8 +20,9 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jbp import _checks
+from jbp import _calls, _checks
 from jbp._activation import ActivationLike, resolve_activation
 from jbp._network import REDUCTIONS, Layer, _trace
 
@@ -97,11 +98,29 @@ def backprop(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.A
   >>> float(g[1].w[0, 0]).__round__(6)  # dE/dw5
   0.082167
   """
+  key = _calls.option_key
+  act, made = _calls.cached(
+      "backprop", lambda: (_calls.params_key(params), _calls.array_key(x), _calls.array_key(y),
+                           key(activation), key(reduction)),
+      lambda: _checks_of(params, x, y, activation, reduction))
+  if not made:  # the same shapes, dtypes and options as an earlier call: check the values only
+    _calls.check_finite_params(params)
+    _calls.check_finite("x", x)
+    _calls.check_finite("y", y)
+  return _backprop(params, _array(x), _array(y), act, reduction)
+
+
+def _checks_of(params, x, y, activation, reduction):
+  """:func:`backprop`'s checks: the activation."""
   sizes = _checks.check_params(params)
   _checks.check_data(x, y, sizes)
   _checks.check_choice("reduction", reduction, REDUCTIONS)
-  act = resolve_activation(activation)
-  return _backprop(params, jnp.asarray(x), jnp.asarray(y), act, reduction)
+  return resolve_activation(activation)
+
+
+def _array(a):
+  """``jnp.asarray(a)``, without a dispatch for an array the program takes as it is."""
+  return a if isinstance(a, (jax.Array, np.ndarray)) else jnp.asarray(a)
 
 
 @functools.partial(jax.jit, static_argnames=("act", "reduction"))

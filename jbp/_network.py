@@ -22,7 +22,7 @@ import operator
 import jax
 import jax.numpy as jnp
 
-from jbp import _checks
+from jbp import _calls, _checks
 from jbp._activation import ActivationLike, resolve_activation
 from jbp._layer import Layer
 
@@ -206,14 +206,24 @@ def forward(params: tuple[Layer, ...], x: jax.typing.ArrayLike, *,
   >>> jbp.forward(ex.params, ex.inputs).round(6)
   Array([0.751365, 0.772928], dtype=float32)
   """
-  # NaN params pass here (the command line shows the outputs of a run that diverged); x must be finite.
+  (act, dtype), made = _calls.cached(
+      "forward", lambda: (_calls.params_key(params), _calls.array_key(x), _calls.option_key(activation)),
+      lambda: _forward_checks(params, x, activation))
+  if not made:  # the same shapes, dtypes and options as an earlier call: check the values only
+    _calls.check_finite("x", x)
+  return _forward(params, _calls.as_dtype(x, dtype), act)
+
+
+def _forward_checks(params, x, activation):
+  """:func:`forward`'s checks: ``(the activation, the params' dtype)``."""
+  # NaN params pass here (a run that diverged has outputs to show); x must be finite.
   sizes = _checks.check_params(params, finite=False)
   act = resolve_activation(activation)
   xs = _checks.check_data_array("x", x)
   if xs[-1:] != (sizes[0],) or len(xs) > 2:
     raise ValueError(f"x: expected shape ({sizes[0]},) or (batch, {sizes[0]}) for a network with "
                      f"{sizes[0]} inputs, got shape {xs}")
-  return _forward(params, jnp.asarray(x, jnp.result_type(params[0].w)), act)
+  return act, jnp.result_type(params[0].w)
 
 
 @functools.partial(jax.jit, static_argnames=("act",))
@@ -245,12 +255,25 @@ def loss(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.Array
   >>> round(float(jbp.loss(ex.params, ex.inputs, ex.targets)), 6)
   0.298371
   """
+  key = _calls.option_key
+  (act, dtype), made = _calls.cached(
+      "loss", lambda: (_calls.params_key(params), _calls.array_key(x), _calls.array_key(y), key(activation),
+                       key(reduction)),
+      lambda: _loss_checks(params, x, y, activation, reduction))
+  if not made:  # the same shapes, dtypes and options as an earlier call: check the values only
+    _calls.check_finite_params(params)
+    _calls.check_finite("x", x)
+    _calls.check_finite("y", y)
+  return _loss_jit(params, _calls.as_dtype(x, dtype), _calls.as_dtype(y, dtype), act, reduction)
+
+
+def _loss_checks(params, x, y, activation, reduction):
+  """:func:`loss`'s checks: ``(the activation, the params' dtype)``."""
   sizes = _checks.check_params(params)
   _checks.check_data(x, y, sizes)
   _checks.check_choice("reduction", reduction, REDUCTIONS)
   dtype = jnp.result_type(params[0].w)
-  return _loss_jit(params, jnp.asarray(x, dtype), jnp.asarray(y, dtype), resolve_activation(activation),
-                   reduction)
+  return resolve_activation(activation), dtype
 
 
 _loss_jit = jax.jit(_loss, static_argnames=("act", "reduction", "form"))

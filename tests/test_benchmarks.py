@@ -93,3 +93,14 @@ def test_depth_quick_reports_every_case(tmp_path):
       (u, "unrolled", d) for u in ("simultaneous", "sequential") for d in (2, 3, 5)}
   assert all(row["instructions"] > 0 and row["compile_s"] > 0 for row in rows)
   assert "Growth, per layer" in (tmp_path / "depth.txt").read_text()
+
+
+def test_calls_quick_times_every_row(tmp_path):
+  out = tmp_path / "calls.json"
+  r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "calls.py"), "--quick", "--json", str(out)],
+                     capture_output=True, text=True, env=env(), cwd=ROOT, timeout=300)
+  assert r.returncode == 0, r.stderr[-2000:]
+  rows = json.loads(out.read_text())["rows"]
+  assert {"trivial jit", "jbp.train", "jbp.forward", "jbp.loss", "jbp.backprop"} <= set(rows)
+  assert all(row["median_s"] > 0 for row in rows.values())
+  assert "| jbp.train |" in r.stdout
