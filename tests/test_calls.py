@@ -117,3 +117,24 @@ def test_what_the_cache_does_not_key_takes_the_full_checks(monkeypatch):
   assert len(calls) == 2
   with pytest.raises(_calls.Unkeyable):
     _calls.params_key(as_list)
+
+
+@pytest.mark.parametrize("call", ["train", "loss", "backprop"])
+def test_a_cached_signature_still_refuses_non_finite_params(call):
+  """The checks of values run on every call: params with a NaN, of a shape seen before, are refused."""
+  ex = jbp.worked_example()
+  run = {"train": lambda p: jbp.train(p, ex.inputs, ex.targets, steps=2, learning_rate=0.5),
+         "loss": lambda p: jbp.loss(p, ex.inputs, ex.targets),
+         "backprop": lambda p: jbp.backprop(p, ex.inputs, ex.targets)}[call]
+  run(ex.params)  # the signature is now cached
+  bad = (jbp.Layer(ex.params[0].w.at[1, 0].set(jnp.nan), ex.params[0].b), ex.params[1])
+  with pytest.raises(ValueError, match=r"params\[0\]\.w: expected finite numbers, got nan at index \(1, 0\)"):
+    run(bad)
+
+
+def test_a_cached_signature_still_refuses_a_learning_rate_past_the_dtype():
+  ex = jbp.worked_example()  # float32
+  jbp.train(ex.params, ex.inputs, ex.targets, steps=2, learning_rate=0.5)
+  message = r"learning_rate: expected a positive number finite in float32, got 1e\+39"
+  with pytest.raises(ValueError, match=message):
+    jbp.train(ex.params, ex.inputs, ex.targets, steps=2, learning_rate=1e39)
