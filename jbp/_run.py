@@ -39,7 +39,7 @@ from jbp._network import Layer, _forward
 from jbp._options import as_dtype, make_options
 from jbp._page import notebook_frame, page
 from jbp._svg import LABEL_SCRIPT, draw, shared_biases
-from jbp._train import _train_program
+from jbp._train import _train_program, with_trained
 
 __all__ = ["TrainingRun", "record_training", "render_training"]
 
@@ -123,7 +123,8 @@ def record_training(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.t
   history, losses = [p], []
   chunk = None
   for _ in range(steps // record_every):
-    p, chunk = _train_program(p, xd, yd, values, opts)
+    trained, chunk = _train_program(p, xd, yd, values, opts)
+    p = with_trained(p, trained, opts.mask)
     history.append(p)
     losses.append(chunk[0])  # E before this chunk: E after k * record_every updates
   assert chunk is not None  # steps >= record_every: one chunk at least

@@ -32,7 +32,7 @@ from jbp._network import CHAIN_LAYERS, _affine, _error, _hand_on, _inputs, _loss
 from jbp._optimizer import build, masked, sgd_update
 from jbp._options import UPDATES, Options, _hyperparameter, as_dtype, make_options
 
-__all__ = ["train", "UPDATES", "init_state", "run_training"]
+__all__ = ["train", "UPDATES", "init_state", "run_training", "with_trained"]
 
 # --- one step --------------------------------------------------------------------------
 
@@ -187,6 +187,14 @@ def _train_program(params, x, y, values, opts: Options):
   return tuple(leaf for f, m in zip(final, opts.mask) for leaf, on in zip(f, m) if on), losses
 
 
+def with_trained(params, trained, mask) -> tuple[Layer, ...]:
+  """``params`` with their trainable leaves (``mask``) replaced by ``trained``, flat, input side first, as
+  :func:`train`'s program returns them; a frozen leaf is the caller's ``jax.Array`` (or one made from it)."""
+  leaves = iter(trained)
+  return tuple(Layer(next(leaves) if m.w else _frozen(p.w), next(leaves) if m.b else _frozen(p.b))
+               for p, m in zip(params, mask))
+
+
 def _frozen(leaf):
   """A frozen leaf as :func:`train` returns it: the caller's own ``jax.Array``, or one made from it."""
   return leaf if isinstance(leaf, jax.Array) else jnp.asarray(leaf)
@@ -290,9 +298,7 @@ def train(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.Arra
                                  y if y_as_is else as_dtype(y, dtype), values, opts)
   if weights_only:  # every w trained, every b frozen and the caller's jax.Array: the common case
     return tuple([tuple.__new__(Layer, (w, p.b)) for w, p in zip(final, params)]), losses
-  trained = iter(final)
-  return tuple(Layer(next(trained) if m.w else _frozen(p.w), next(trained) if m.b else _frozen(p.b))
-               for p, m in zip(params, opts.mask)), losses
+  return with_trained(params, final, opts.mask), losses
 
 
 def _plan(params, x, y, opts, dtype):
