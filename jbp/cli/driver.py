@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import signal
 import time
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Sequence, SupportsFloat
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -336,8 +335,3 @@ def given_flags(argv: Sequence[str], parser: argparse.ArgumentParser) -> set:
   """The ``dest`` of every option typed in ``argv`` (``--lr 0.1`` or ``--lr=0.1``)."""
   typed = {token.split("=", 1)[0] for token in argv if token.startswith("-")}
   return {a.dest for a in parser._actions if a.option_strings and typed & set(a.option_strings)}
-
-
-def finite_or_none(v: SupportsFloat) -> Optional[float]:
-  v = float(v)
-  return v if math.isfinite(v) else None

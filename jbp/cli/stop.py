@@ -87,7 +87,6 @@ class Stop:
     self._once = threading.Lock()
     self._started = threading.Event()  # an ending has begun
     self._ending: Optional[Ending] = None
-    self._nothing = "nothing saved"
     self._cleanups: list = []
     self.progress: Progress | None = None  # the run's state after its last chunk (jbp.cli.driver.Progress)
     self.bar: ProgressBar | None = None  # the progress bar, closed before the last lines are printed
@@ -98,11 +97,6 @@ class Stop:
     """From now on, a signal ends the process with ``fn(signum) -> (status, last line)``."""
     with self.lock:
       self._ending = fn
-
-  def nothing_saved(self, phrase: str) -> None:
-    """What to say when a signal comes before anything is saved (e.g. a checkpoint that is kept)."""
-    with self.lock:
-      self._nothing = phrase
 
   def cleanup(self, fn: Callable[[], None]) -> None:
     """Run ``fn`` (remove temporaries) when the process ends with nothing saved."""
@@ -145,7 +139,7 @@ class Stop:
         fn()
       except OSError:
         pass
-    return exit_status(signum or signal.SIGINT), f"{self.prog}: interrupted; {self._nothing}"
+    return exit_status(signum or signal.SIGINT), f"{self.prog}: interrupted; nothing saved"
 
   # --- the watcher ------------------------------------------------------------------------------------------
 
