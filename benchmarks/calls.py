@@ -57,8 +57,8 @@ def rows(jax, jbp, float32):
       "jbp.forward": lambda: jbp.forward(p, x),
       "jbp.loss": lambda: jbp.loss(p, x, y),
       "jbp.backprop": lambda: jbp.backprop(p, x, y),
-      "train program": lambda: _train._train_program(p, x, y, values, opts),
-      "forward program": lambda: _network._forward(p, x, act),
+      "train program": lambda: _train.train_program(p, x, y, values, opts),
+      "forward program": lambda: _network.forward_program(p, x, act),
   }
 
 

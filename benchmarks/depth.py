@@ -79,7 +79,7 @@ def one_case(depth, width, update, form, steps, scalar_chain):
   jbp.train(params[:1], x, y, steps=1, learning_rate=0.5)  # JAX's start-up, apart from the case
   before = _reset_peak()
   t0 = time.perf_counter()
-  lowered = _train._train_program.lower(params, x, y, values, opts)
+  lowered = _train.train_program.lower(params, x, y, values, opts)
   t1 = time.perf_counter()
   compiled = lowered.compile()
   t2 = time.perf_counter()

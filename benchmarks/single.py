@@ -228,14 +228,14 @@ _STEPS = {}
 
 def _jitted_step(jax, jbp, sequential):
   if sequential not in _STEPS:
-    from jbp._backprop import _delta_rule
+    from jbp._backprop import delta_rule
 
     sigmoid = jbp.ACTIVATIONS["sigmoid"]
 
     def step(params, x, y, lr):
       if sequential:
         update = lambda l, layer, g: jbp.Layer(layer.w - lr * g.w, layer.b)  # noqa: E731
-        return _delta_rule(params, x, y, sigmoid, step=update)[2]
+        return delta_rule(params, x, y, sigmoid, step=update)[2]
       grads = jax.grad(jbp.loss)(params, x, y)
       return tuple(jbp.Layer(p.w - lr * g.w, p.b) for p, g in zip(params, grads))
 
@@ -372,7 +372,7 @@ def program_run(jbp, ex, steps, order, unroll=1, kernels=None):
       ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=LR, update=order, record_every=steps,
       activation="sigmoid", optimizer=None, trainable="weights", reduction="sum", form="auto",
       unroll=unroll)
-  compiled = _train._train_program.lower(ex.params, ex.inputs, ex.targets, values, opts).compile()
+  compiled = _train.train_program.lower(ex.params, ex.inputs, ex.targets, values, opts).compile()
   if kernels is not None:
     kernels.update(loop_body(compiled.as_text()))
   return lambda: float(np.asarray(compiled(ex.params, ex.inputs, ex.targets, values)[1])[-1])

@@ -14,19 +14,21 @@ if TYPE_CHECKING:  # what type checkers and the API reference read; at run time 
   from jbp._backprop import backprop
   from jbp._data import load_csv, load_params, save_params
   from jbp._example import PUBLISHED, Example, worked_example, xor
-  from jbp._explain import Explanation, explain, render_json, render_markdown, render_text
+  from jbp._explain import Explanation, explain
   from jbp._figures import FigureRow, format_figures, worked_example_figures
   from jbp._init import init_many, init_params
   from jbp._layer import Layer
   from jbp._network import FORMS, forward, loss, sizes_of
   from jbp._optimizer import Optimizer
-  from jbp._page import render_html
-  from jbp._plot import plot_losses, plot_population
   from jbp._population import RECORDS, Population, sweep, train_many
   from jbp._progress import Chunked, train_chunked
-  from jbp._run import TrainingRun, record_training, render_training
+  from jbp._recording import TrainingRun, record_training
+  from jbp._show.derivation import render_json, render_markdown, render_text
+  from jbp._show.plot import plot_losses, plot_population
+  from jbp._show.stepping import render_html
+  from jbp._show.svg import render_svg
+  from jbp._show.training import render_training
   from jbp._summary import Summary, summarize
-  from jbp._svg import render_svg
   from jbp._train import UPDATES, train
 
 _HOMES = {
@@ -42,9 +44,9 @@ _HOMES = {
     "xor": "jbp._example",
     "Explanation": "jbp._explain",
     "explain": "jbp._explain",
-    "render_json": "jbp._explain",
-    "render_markdown": "jbp._explain",
-    "render_text": "jbp._explain",
+    "render_json": "jbp._show.derivation",
+    "render_markdown": "jbp._show.derivation",
+    "render_text": "jbp._show.derivation",
     "FigureRow": "jbp._figures",
     "format_figures": "jbp._figures",
     "worked_example_figures": "jbp._figures",
@@ -56,21 +58,21 @@ _HOMES = {
     "loss": "jbp._network",
     "sizes_of": "jbp._network",
     "Optimizer": "jbp._optimizer",
-    "render_html": "jbp._page",
-    "plot_losses": "jbp._plot",
-    "plot_population": "jbp._plot",
+    "render_html": "jbp._show.stepping",
+    "plot_losses": "jbp._show.plot",
+    "plot_population": "jbp._show.plot",
     "RECORDS": "jbp._population",
     "Population": "jbp._population",
     "sweep": "jbp._population",
     "train_many": "jbp._population",
     "Chunked": "jbp._progress",
     "train_chunked": "jbp._progress",
-    "TrainingRun": "jbp._run",
-    "record_training": "jbp._run",
-    "render_training": "jbp._run",
+    "TrainingRun": "jbp._recording",
+    "record_training": "jbp._recording",
+    "render_training": "jbp._show.training",
     "Summary": "jbp._summary",
     "summarize": "jbp._summary",
-    "render_svg": "jbp._svg",
+    "render_svg": "jbp._show.svg",
     "UPDATES": "jbp._train",
     "train": "jbp._train",
 }

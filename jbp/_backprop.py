@@ -24,7 +24,7 @@ import numpy as np
 
 from jbp import _calls, _checks
 from jbp._activation import ActivationLike, resolve_activation
-from jbp._network import REDUCTIONS, Layer, _trace
+from jbp._network import REDUCTIONS, Layer, trace
 
 __all__ = ["backprop"]
 
@@ -38,7 +38,7 @@ def _layer_grad(layer, delta, a_prev):
   return Layer(gw, gb)
 
 
-def _delta_rule(params, x, y, act, reduction="sum", step=None):
+def delta_rule(params, x, y, act, reduction="sum", step=None):
   """The backward pass; optionally updates each layer as soon as its gradient is known.
 
   Args:
@@ -57,20 +57,20 @@ def _delta_rule(params, x, y, act, reduction="sum", step=None):
   x2 = jnp.atleast_2d(x)
   y2 = jnp.atleast_2d(y)
   scale = 1.0 / x2.shape[0] if (reduction == "mean" and jnp.ndim(x) == 2) else 1.0
-  trace = _trace(params, x2, act)
-  out = trace[-1][1]
+  layers = trace(params, x2, act)
+  out = layers[-1][1]
   err = out - y2
   E = 0.5 * jnp.sum(err * err) * scale
-  delta = err * act.derivative(*trace[-1]) * scale
+  delta = err * act.derivative(*layers[-1]) * scale
   grads: list = [None] * len(params)
   new = list(params)
   for l in range(len(params) - 1, -1, -1):
-    a_prev = x2 if l == 0 else trace[l - 1][1]
+    a_prev = x2 if l == 0 else layers[l - 1][1]
     grads[l] = _layer_grad(params[l], delta, a_prev)
     if step is not None:
       new[l] = step(l, params[l], grads[l])
     if l > 0:
-      delta = (delta @ new[l].w) * act.derivative(*trace[l - 1])
+      delta = (delta @ new[l].w) * act.derivative(*layers[l - 1])
   return E, tuple(grads), tuple(new)
 
 
@@ -125,4 +125,4 @@ def _array(a):
 
 @functools.partial(jax.jit, static_argnames=("act", "reduction"))
 def _backprop(params, x, y, act, reduction):
-  return _delta_rule(params, x, y, act, reduction)[1]
+  return delta_rule(params, x, y, act, reduction)[1]

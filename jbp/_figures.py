@@ -9,6 +9,7 @@ from jax.typing import DTypeLike
 
 from jbp._example import PUBLISHED, worked_example
 from jbp._network import forward
+from jbp._show.format import decimals
 from jbp._train import UPDATES, train
 
 __all__ = ["FigureRow", "format_figures", "matches_published", "worked_example_figures"]
@@ -141,7 +142,7 @@ def format_figures(rows: Iterable[FigureRow], dtype_name: str = "float64") -> st
   for r in rows:
     cells = []
     for u in UPDATES:
-      cells.append(f"{r.values[u]:>15.9f} {'ok' if r.matches[u] else '--':>2}")
+      cells.append(f"{decimals(r.values[u]):>15} {'ok' if r.matches[u] else '--':>2}")
     lines.append(f"{r.name:<30} {r.published:>12} " + " ".join(cells))
   n = {u: sum(r.matches[u] for r in rows) for u in UPDATES}
   lines += ["", "matched: " + ", ".join(f"{u} {n[u]}/{len(rows)}" for u in UPDATES),

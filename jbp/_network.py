@@ -65,12 +65,12 @@ def _sum(terms):
   return functools.reduce(operator.add, terms)
 
 
-def _inputs(x, form):
+def as_inputs(x, form):
   """One example's input in ``form``: ``x`` itself, or the tuple of its values (unrolled)."""
   return tuple(x[i] for i in range(x.shape[-1])) if form == "unrolled" else x
 
 
-def _affine(layer, a):
+def affine(layer, a):
   """``net = w a + b`` for one example.
 
   Args:
@@ -127,56 +127,57 @@ def _output(params, x, act, form="matmul"):
   0.6 s at 10 layers, 11.6 s at 30, 189 s at 40; 50 ran out of 24 GB). The array is written once,
   and the program grows linearly (``benchmarks/depth.py``).
   """
-  a = _inputs(x, form)
+  a = as_inputs(x, form)
   for l, layer in enumerate(params):
     if l and isinstance(a, tuple) and len(params) > CHAIN_LAYERS:
-      a = _hand_on(a)
-    a = jax.tree_util.tree_map(act.fn, _affine(layer, a))
+      a = hand_on(a)
+    a = jax.tree_util.tree_map(act.fn, affine(layer, a))
   return a
 
 
-def _hand_on(a):
+def hand_on(a):
   """A layer's outputs (a tuple of values) as one array, indexed again: the same values, and in the
   backward pass one array of deltas that XLA writes once (see :func:`_output`)."""
   stacked = jnp.stack(a)
   return tuple(stacked[i] for i in range(len(a)))
 
 
-def _error(out, y):
+def half_squared_error(out, y):
   """``E = sum_k 1/2 (y_k - out_k)**2`` for one example."""
   if isinstance(out, tuple):
     return 0.5 * _sum((y[k] - o) ** 2 for k, o in enumerate(out))
   return 0.5 * jnp.sum((y - out) ** 2)
 
 
-def _per_example(fn, x, *rest):
+def per_example(fn, x, *rest):
   """``fn`` of one example ``x`` of shape ``(n_in,)``, or ``jax.vmap`` of it over ``(batch, n_in)``."""
   return fn(x, *rest) if jnp.ndim(x) == 1 else jax.vmap(fn)(x, *rest)
 
 
-def _trace(params, x, act):
+def trace(params, x, act):
   """The forward pass keeping each layer's ``(net, out)``, shapes ``x.shape[:-1] + (n_l,)`` (arrays form)."""
 
   def one(x):
     layers, a = [], x
     for layer in params:
-      net = _affine(layer, a)
+      net = affine(layer, a)
       a = act.fn(net)
       layers.append((net, a))
     return layers
 
-  return _per_example(one, x)
+  return per_example(one, x)
 
 
-def _reduce(per_example, reduction):
+def reduce_examples(per_example, reduction):
   if jnp.ndim(per_example) == 0:
     return per_example
   return jnp.mean(per_example) if reduction == "mean" else jnp.sum(per_example)
 
 
-def _loss(params, x, y, act, reduction, form="matmul"):
+def network_loss(params, x, y, act, reduction, form="matmul"):
   """E of one example, or summed (``"sum"``) or averaged (``"mean"``) over a batch, in ``form``."""
-  return _reduce(_per_example(lambda x, y: _error(_output(params, x, act, form), y), x, y), reduction)
+  error = lambda x, y: half_squared_error(_output(params, x, act, form), y)
+  return reduce_examples(per_example(error, x, y), reduction)
 
 
 # --- the public functions ---------------------------------------------------------------
@@ -211,7 +212,7 @@ def forward(params: tuple[Layer, ...], x: jax.typing.ArrayLike, *,
       lambda: _forward_checks(params, x, activation))
   if not made:  # the same shapes, dtypes and options as an earlier call: check the values only
     _calls.check_finite("x", x)
-  return _forward(params, _calls.as_dtype(x, dtype), act)
+  return forward_program(params, _calls.as_dtype(x, dtype), act)
 
 
 def _forward_checks(params, x, activation):
@@ -227,8 +228,8 @@ def _forward_checks(params, x, activation):
 
 
 @functools.partial(jax.jit, static_argnames=("act",))
-def _forward(params, x, act):
-  return _per_example(lambda x: _output(params, x, act), x)
+def forward_program(params, x, act):
+  return per_example(lambda x: _output(params, x, act), x)
 
 
 def loss(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
@@ -276,4 +277,4 @@ def _loss_checks(params, x, y, activation, reduction):
   return resolve_activation(activation), dtype
 
 
-_loss_jit = jax.jit(_loss, static_argnames=("act", "reduction", "form"))
+_loss_jit = jax.jit(network_loss, static_argnames=("act", "reduction", "form"))

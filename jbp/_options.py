@@ -154,7 +154,7 @@ def make_options(params, x, y, *, steps, learning_rate, update, record_every, ac
   else:
     check_optimizer(optimizer, update, learning_rate, dtype)
     kind, values = split_optimizer(optimizer)
-  values = tuple(_hyperparameter(v, dtype) for v in values)
+  values = tuple(hyperparameter(v, dtype) for v in values)
   form = choose_form(form, sizes, batch, platform or jax.default_backend())
   unroll = _checks.check_int("unroll", unroll)
   opts = Options(steps, record_every, update, act, reduction, mask, kind, form, unroll, watch)
@@ -177,7 +177,7 @@ def check_optimizer(optimizer, update, learning_rate, dtype=None):
     check_hyperparams(optimizer, dtype)
 
 
-def _hyperparameter(v, dtype):
+def hyperparameter(v, dtype):
   """A float hyperparameter as the program takes it: a concrete scalar as a Python float (JAX passes
   it without a host-to-device copy, in the params' dtype, weakly typed), an array in ``dtype``, a
   traced value as it is."""

@@ -19,7 +19,7 @@ import numpy as np
 from jbp import _checks
 from jbp._network import loss
 from jbp._options import as_dtype, make_options
-from jbp._train import _run, init_state
+from jbp._train import init_state, run_program
 
 __all__ = ["Chunked", "train_chunked", "default_chunk"]
 
@@ -122,7 +122,7 @@ def train_chunked(params, x, y, *, steps, chunk_steps,
   xd, yd = as_dtype(x, dtype), as_dtype(y, dtype)
 
   def run_chunk(p, state, n):
-    new, state, losses, _ = _run(p, state, xd, yd, values, dataclasses.replace(opts, steps=n))
+    new, state, losses, _ = run_program(p, state, xd, yd, values, dataclasses.replace(opts, steps=n))
     return new, state, losses
 
   opt_state = init_state(opts, values, params)

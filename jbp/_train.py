@@ -26,11 +26,11 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from jbp import _calls, _checks
+from jbp import _calls, _checks, _network
 from jbp._layer import Layer
-from jbp._network import CHAIN_LAYERS, _affine, _error, _hand_on, _inputs, _loss, _reduce, merge, split
+from jbp._network import CHAIN_LAYERS, merge, network_loss, split
 from jbp._optimizer import build, masked, sgd_update
-from jbp._options import UPDATES, Options, _hyperparameter, as_dtype, make_options
+from jbp._options import UPDATES, Options, as_dtype, hyperparameter, make_options
 
 __all__ = ["train", "UPDATES", "init_state", "run_training", "with_trained"]
 
@@ -58,19 +58,19 @@ def _sequential(params, x, y, act, reduction, form, update_layer):
   do not make the program grow as depth squared (``tests/test_depth.py``).
   """
   batched = jnp.ndim(x) == 2
-  affine = jax.vmap(_affine, in_axes=(None, 0)) if batched else _affine
-  error = jax.vmap(_error) if batched else _error
-  inputs = functools.partial(_inputs, form=form)
+  affine = jax.vmap(_network.affine, in_axes=(None, 0)) if batched else _network.affine
+  error = jax.vmap(_network.half_squared_error) if batched else _network.half_squared_error
+  inputs = functools.partial(_network.as_inputs, form=form)
   saved, a = [], (jax.vmap(inputs) if batched else inputs)(x)
   hand_on = isinstance(a, tuple) and len(params) > CHAIN_LAYERS  # as the unrolled _output does
   for l, layer in enumerate(params):
     hand_on_vjp = None
     if l and hand_on:
-      a, hand_on_vjp = jax.vjp(_hand_on, a)
+      a, hand_on_vjp = jax.vjp(_network.hand_on, a)
     a_next, act_vjp = jax.vjp(lambda n: jax.tree_util.tree_map(act.fn, n), affine(layer, a))
     saved.append((a, act_vjp, hand_on_vjp))
     a = a_next
-  E, error_vjp = jax.vjp(lambda out: _reduce(error(out, y), reduction), a)
+  E, error_vjp = jax.vjp(lambda out: _network.reduce_examples(error(out, y), reduction), a)
   (ct,) = error_vjp(jnp.ones_like(E))
   new = list(params)
   for l in range(len(params) - 1, -1, -1):
@@ -118,7 +118,7 @@ def _step(opts: Options, x, y, values):
 
   def step(carry):
     params, state = carry
-    E, grads = jax.value_and_grad(_loss)(params, x, y, opts.act, opts.reduction, opts.form)
+    E, grads = jax.value_and_grad(network_loss)(params, x, y, opts.act, opts.reduction, opts.form)
     updates, state = tx.update(grads, state, params)
     return (optax.apply_updates(params, updates), state), E
 
@@ -169,15 +169,15 @@ def run_training(params, state, x, y, values, opts: Options):
   E0 = jnp.zeros((), jax.tree_util.tree_leaves(params)[0].dtype)
   (params, state), recorded, bad = _loop(step, (params, state), E0, opts.steps, opts.record_every,
                                          opts.watch, opts.unroll)
-  losses = jnp.concatenate([recorded, _loss(params, x, y, opts.act, opts.reduction, opts.form)[None]])
+  losses = jnp.concatenate([recorded, network_loss(params, x, y, opts.act, opts.reduction, opts.form)[None]])
   return params, state, losses, bad
 
 
-_run = jax.jit(run_training, static_argnames=("opts",))
+run_program = jax.jit(run_training, static_argnames=("opts",))
 
 
 @functools.partial(jax.jit, static_argnames=("opts",))
-def _train_program(params, x, y, values, opts: Options):
+def train_program(params, x, y, values, opts: Options):
   """:func:`train`'s program: ``(the trained leaves, flat, input side first; the losses)``.
 
   Each output costs about 1 µs a call, and each :class:`jbp.Layer` jit builds from its outputs
@@ -291,10 +291,10 @@ def train(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.Arra
     _calls.check_finite_params(params)
     _calls.check_finite("x", x)
     _calls.check_finite("y", y)
-    values = (_hyperparameter(_checks.check_learning_rate(learning_rate, dtype=dtype), dtype),)
+    values = (hyperparameter(_checks.check_learning_rate(learning_rate, dtype=dtype), dtype),)
   x_as_is, y_as_is, weights_only = plan
   values = tuple(map(_calls.scalar, values))  # a float learning rate: a JAX scalar made once
-  final, losses = _train_program(params, x if x_as_is else as_dtype(x, dtype),
+  final, losses = train_program(params, x if x_as_is else as_dtype(x, dtype),
                                  y if y_as_is else as_dtype(y, dtype), values, opts)
   if weights_only:  # every w trained, every b frozen and the caller's jax.Array: the common case
     return tuple([tuple.__new__(Layer, (w, p.b)) for w, p in zip(final, params)]), losses

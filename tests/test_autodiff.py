@@ -17,7 +17,7 @@ from conftest import random_data, random_params
 
 import jbp
 from jbp import _options, _population, _train
-from jbp._backprop import _delta_rule
+from jbp._backprop import delta_rule
 
 TOL = 1e-12
 
@@ -64,7 +64,7 @@ def test_one_step_of_either_order_equals_the_hand_derived_rule(x64, sizes, share
   got, losses = jbp.train(params, x, y, update="simultaneous", **kw)
   assert_trees_close(got, jax.tree_util.tree_map(lambda p, g: p - 0.3 * g, params, grads))
   # The sequential order: the delta rule updating each layer as soon as its gradient is known.
-  E, _, want = jax.jit(lambda p: _delta_rule(p, x, y, act, reduction, step=sgd_layer(0.3)))(params)
+  E, _, want = jax.jit(lambda p: delta_rule(p, x, y, act, reduction, step=sgd_layer(0.3)))(params)
   got, losses = jbp.train(params, x, y, update="sequential", **kw)
   assert_trees_close(got, want)
   np.testing.assert_allclose(losses[0], E, rtol=TOL)
@@ -142,7 +142,7 @@ def test_one_compiled_loop_whatever_the_number_of_steps(ex64):
           ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=0.5, update=update,
           record_every=steps // 10, activation="sigmoid", optimizer=None, trainable="weights",
           reduction="sum", form="unrolled")
-      sizes[("train", update, steps)] = lowered_lines(_train._train_program, ex.params, ex.inputs,
+      sizes[("train", update, steps)] = lowered_lines(_train.train_program, ex.params, ex.inputs,
                                                       ex.targets, values, opts)
     pop = jbp.init_many(jax.random.key(0), 8, (2, 2, 2), dtype=jnp.float64)
     opts, values, _ = _options.make_options(
@@ -177,7 +177,7 @@ def test_a_new_optimizer_value_compiles_nothing(ex64, caplog):
   with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
     caplog.clear()
     jbp.train(*args, steps=20, optimizer=optax.adam(0.01, b1=0.9))
-  assert any("Compiling" in r.getMessage() and "_train_program" in r.getMessage() for r in caplog.records)
+  assert any("Compiling" in r.getMessage() and "train_program" in r.getMessage() for r in caplog.records)
 
 
 def test_optimizers_in_train_many_and_chunks_follow_train(ex64):

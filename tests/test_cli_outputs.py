@@ -17,8 +17,8 @@ import pytest
 from cli_support import ROOT, error_line, run_cli, snapshot
 
 import jbp
-from jbp import _plot
-from jbp._format import number
+from jbp._show import plot as _plot
+from jbp._show.format import number
 from jbp.cli import driver
 from jbp.cli import ensemble as cli_ensemble
 from jbp.cli import train as cli_train
@@ -103,7 +103,7 @@ def test_a_failed_forced_rerun_keeps_the_earlier_run_whole(here, monkeypatch):
   def broken(*a, **k):
     raise RuntimeError("a bug while writing")
 
-  monkeypatch.setattr("jbp._data.save_json", broken)
+  monkeypatch.setattr("jbp._files.save_json", broken)
   with pytest.raises(RuntimeError):  # a bug is not an input error: it escapes, and still nothing is lost
     run_cli(["train", "--steps", "30", "--no-progress", "--out", "run", "--force"])
   assert snapshot(here) == first
@@ -113,7 +113,7 @@ def test_ctrl_c_while_writing_leaves_nothing_and_says_so(here, monkeypatch):
   def interrupted(*a, **k):
     raise KeyboardInterrupt
 
-  monkeypatch.setattr("jbp._data.save_json", interrupted)
+  monkeypatch.setattr("jbp._files.save_json", interrupted)
   rc, out, err = run_cli(["train", "--steps", "20", "--no-progress", "--out", "run"])
   assert rc == 130
   assert err.strip().splitlines()[-1] == "jbp train: interrupted; nothing saved"

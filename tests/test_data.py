@@ -10,7 +10,7 @@ import pytest
 
 import jbp
 from jbp import _progress
-from jbp._data import atomic_write, save_json, save_npz
+from jbp._files import atomic_write, save_json, save_npz
 
 GOOD = "a,b,out\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
 
@@ -110,8 +110,8 @@ def test_chunked_equals_uninterrupted_bit_for_bit(ex64, update, monkeypatch):
   kw = dict(learning_rate=0.5, update=update)
   want_p, want_l = jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=600, record_every=20, **kw)
   calls = []
-  real_run = _progress._run  # the compiled training program, called once a chunk
-  monkeypatch.setattr(_progress, "_run", lambda *a: calls.append(a[-1].steps) or real_run(*a))
+  real_run = _progress.run_program  # the compiled training program, called once a chunk
+  monkeypatch.setattr(_progress, "run_program", lambda *a: calls.append(a[-1].steps) or real_run(*a))
   seen = []
   run = jbp.train_chunked(ex64.params, ex64.inputs, ex64.targets, steps=600, chunk_steps=140, record_every=20,
                           callback=lambda done, loss: seen.append(done), **kw)

@@ -30,7 +30,7 @@ def instructions(layers, update, form):
   opts, values, _ = _options.make_options(
       params, x, y, steps=1, learning_rate=0.5, update=update, record_every=1, activation="sigmoid",
       optimizer=None, trainable="weights", reduction="sum", form=form)
-  program = jax.jit(functools.partial(_train._train_program.__wrapped__, opts=opts))
+  program = jax.jit(functools.partial(_train.train_program.__wrapped__, opts=opts))
   return len(INSTRUCTION.findall(program.lower(params, x, y, values).compile().as_text()))
 
 

@@ -107,7 +107,7 @@ def test_errors_come_before_compilation(ex, monkeypatch):
   def boom(*a, **k):
     raise AssertionError("compiled before checking")
 
-  monkeypatch.setattr(_train, "_train_program", boom)
+  monkeypatch.setattr(_train, "train_program", boom)
   with pytest.raises(ValueError, match="steps"):
     train(ex, steps=0)
 

@@ -236,6 +236,6 @@ def test_explain_rejects(kw, match):
 def test_renderers_reject_what_is_not_a_record(render):
   ex = jbp.worked_example()
   record = jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5)
-  with pytest.raises(TypeError, match=r"record: expected a jbp.Explanation from jbp.explain\(\.\.\.\), "
+  with pytest.raises(TypeError, match=r"record: expected a jbp.Explanation \(what jbp.explain returns\), "
                                       r"got dict"):
     render(record._asdict())

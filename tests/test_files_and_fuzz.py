@@ -67,7 +67,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import jbp
-from jbp import _data, _plot
+from jbp import _data, _files
+from jbp._show import plot as _plot
 
 FUZZ = dict(derandomize=True, deadline=None, database=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -77,11 +78,11 @@ FUZZ = dict(derandomize=True, deadline=None, database=None,
 
 
 WRITERS = {
-    "save_npz": lambda path, force: _data.save_npz(path, {"a": np.arange(3.0)}, force=force),
-    "save_json": lambda path, force: _data.save_json(path, {"v": 2}, force=force),
+    "save_npz": lambda path, force: _files.save_npz(path, {"a": np.arange(3.0)}, force=force),
+    "save_json": lambda path, force: _files.save_json(path, {"v": 2}, force=force),
     "save_params": lambda path, force: _data.save_params(path, jbp.worked_example(np.float32).params,
                                                          force=force),
-    "atomic_write": lambda path, force: _data.atomic_write(path, lambda f: f.write(b"new"), force=force),
+    "atomic_write": lambda path, force: _files.atomic_write(path, lambda f: f.write(b"new"), force=force),
     "plot_losses": lambda path, force: _plot.plot_losses({"sgd": (np.arange(3), np.ones(3))}, path,
                                                          force=force),
 }
@@ -128,7 +129,7 @@ def test_never_overwrites_without_force(tmp_path, writer):
 def test_write_raising_midway(tmp_path, error, existed):
   path = str(tmp_path / "target.npz")
   if existed:
-    _data.save_npz(path, {"a": np.zeros(4)})
+    _files.save_npz(path, {"a": np.zeros(4)})
   before = snapshot(tmp_path)
 
   def fails(f):
@@ -136,7 +137,7 @@ def test_write_raising_midway(tmp_path, error, existed):
     raise error
 
   with pytest.raises(type(error)):
-    _data.atomic_write(path, fails, force=True)
+    _files.atomic_write(path, fails, force=True)
   assert snapshot(tmp_path) == before  # the old file, byte for byte, or still no file; no temporary
   if existed:
     np.testing.assert_array_equal(np.load(path)["a"], np.zeros(4))
@@ -151,7 +152,7 @@ def test_a_file_that_appears_during_the_write_is_kept(tmp_path):
       g.write(b"theirs")
 
   with pytest.raises(FileExistsError, match="which exists"):
-    _data.atomic_write(path, racing)
+    _files.atomic_write(path, racing)
   assert snapshot(tmp_path) == {"target": b"theirs"}
 
 
@@ -159,7 +160,8 @@ def test_a_file_that_appears_during_the_write_is_kept(tmp_path):
 # waits to be killed.
 MIDWAY_WRITER = r"""
 import sys, time
-from jbp import _data, _plot
+from jbp import _data, _files
+from jbp._show import plot as _plot
 def write(f):
   for k in range(16):
     f.write(bytes([k + 1]) * 2**20)
@@ -167,7 +169,7 @@ def write(f):
       f.flush()
       print("half", flush=True)
       time.sleep(60)
-_data.atomic_write(sys.argv[1], write, force=True)
+_files.atomic_write(sys.argv[1], write, force=True)
 """
 
 # A writer that replaces one params file with version k = 0, 1, 2, ... (every array filled with k),

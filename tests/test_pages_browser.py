@@ -25,8 +25,7 @@ import pytest
 from browser import assert_not_blank, horizontal_overflow, launch, open_page, screenshot_pixels
 
 import jbp
-from jbp._explain import _num
-from jbp._format import number
+from jbp._show.format import decimals, number
 
 NUM = re.compile(r"-?\d+\.\d{9}(?!\d)")
 
@@ -377,7 +376,7 @@ def test_large_training_page_shows_each_label_on_hover_and_focus_without_overlap
     stored[i] = v
   stored = dict(zip(data["names"], stored))
   w = np.asarray(run.params[1].w)[-1]
-  assert stored["w2_11_1"] == _num(w[10, 0]) and stored["w2_1_11"] == _num(w[0, 10])
+  assert stored["w2_11_1"] == decimals(w[10, 0]) and stored["w2_1_11"] == decimals(w[0, 10])
 
   page, requests = open_page(browser, path)
   got = page.evaluate(LABEL_BOXES)

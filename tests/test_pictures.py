@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import jbp
-from jbp._format import number
+from jbp._show.format import number
 
 SVG = "{http://www.w3.org/2000/svg}"
 NUM = re.compile(r"-?\d+\.\d{9}(?!\d)")
@@ -145,7 +145,7 @@ def test_svg_labels_do_not_overlap_by_the_layouts_own_measure(worked, others):
 def label_boxes(root):
   """``{label id: (left, top, right, bottom)}`` of each edge label, from its characters (the layout's
   measure)."""
-  from jbp._svg import CHAR, LINE
+  from jbp._show.diagram import CHAR, LINE
 
   boxes = {}
   for g in root.iter(SVG + "g"):

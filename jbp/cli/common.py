@@ -90,7 +90,7 @@ def outputs_of(args: argparse.Namespace, stop: Stop, folder_files: Sequence[str]
   from jbp.cli.outputs import Outputs
 
   if getattr(args, "plot", None) is not None:
-    from jbp._plot import require_matplotlib
+    from jbp._show.plot import require_matplotlib
 
     require_matplotlib()
   outputs = Outputs(force=args.force)
@@ -144,8 +144,8 @@ def layer_sizes(params: Sequence[Layer]) -> tuple[int, ...]:
 
 def check_drawable(flag: str, sizes: Sequence[int]) -> None:
   """A page or a derivation draws every weight: refuse, naming ``flag``, a network too large for it."""
-  from jbp._explain import MAX_LAYERS, MAX_NEURONS
+  from jbp._show.names import MAX_LAYERS, MAX_NEURONS, showable
 
-  if len(sizes) - 1 > MAX_LAYERS or max(sizes) > MAX_NEURONS:
+  if not showable(sizes):
     raise UsageError(flag, f"expected a network of at most {MAX_LAYERS} layers of at most {MAX_NEURONS} "
                            f"neurons (every weight is drawn or printed), got {sizes_text(sizes)}")

@@ -247,7 +247,7 @@ def write_checkpoint(folder: str, progress: Progress, meta: dict) -> str:
   """
   import jax
 
-  from jbp._data import atomic_write
+  from jbp._files import atomic_write
 
   os.makedirs(folder, exist_ok=True)
   arrays = {"meta": np.asarray(json.dumps({**meta, "format": CHECKPOINT_FORMAT, "done": progress.done})),

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, stop: Stop, argv: list[str],
   import numpy as np
 
   import jbp
-  from jbp._format import number
+  from jbp._show.format import number
   from jbp.cli.bar import ProgressBar
 
   ckpt = None
@@ -126,7 +126,8 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, what, size
   import numpy as np
 
   import jbp
-  from jbp import _data, _plot
+  from jbp import _data, _files
+  from jbp._show import plot
 
   prog = "jbp ensemble"
   if progress.done == start.done and progress.done < args.steps:
@@ -161,16 +162,16 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, what, size
     members = jax.tree_util.tree_map(lambda a: np.asarray(a).reshape(lead + a.shape[1:]),
                                      tuple(progress.params))
     outputs.write("--out", lambda p: _data.save_params(p, members), "params.npz")
-    outputs.write("--out", lambda p: _data.save_npz(p, {"learning_rates": np.asarray(rates), "losses": losses,
-                                                        "step": steps_axis}), "losses.npz")
+    arrays = {"learning_rates": np.asarray(rates), "losses": losses, "step": steps_axis}
+    outputs.write("--out", lambda p: _files.save_npz(p, arrays), "losses.npz")
     if interrupted:
       outputs.write("--out", lambda p: write_checkpoint(os.path.dirname(p), progress, meta), "checkpoint.npz")
   if args.plot is not None:
     title = f"{'-'.join(map(str, sizes))} {args.activation} on {what}, {args.update}"
-    outputs.write("--plot", lambda p: _plot.plot_population(
+    outputs.write("--plot", lambda p: plot.plot_population(
         losses[:, :, -1].T, p, threshold=args.threshold, learning_rates=list(rates), title=title))
   if args.out is not None:
-    outputs.write("--out", lambda p: _data.save_json(p, summary), "summary.json")
+    outputs.write("--out", lambda p: _files.save_json(p, summary), "summary.json")
   outputs.commit()
 
   if args.json:
@@ -182,7 +183,7 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, what, size
 
 
 def _print(args, summary, rows, sizes, what, seconds):
-  from jbp._format import number
+  from jbp._show.format import number
 
   n = args.n
   print(f"{n} random {'-'.join(map(str, sizes))} {args.activation} networks ({args.init} init, seed "

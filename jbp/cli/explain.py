@@ -23,13 +23,15 @@ def run(args: argparse.Namespace, stop: Stop, argv: list[str] | None = None,
   import jax.numpy as jnp
 
   from jbp import _explain
-  from jbp._page import render_html
-  from jbp._svg import render_svg
+  from jbp._show import derivation
+  from jbp._show.names import MAX_EXAMPLES
+  from jbp._show.stepping import render_html
+  from jbp._show.svg import render_svg
   from jbp._train import train
 
   if args.sizes:
     check_drawable("--sizes", args.sizes)
-  most_examples = _explain.MAX_EXAMPLES
+  most_examples = MAX_EXAMPLES
   outputs = outputs_of(args, stop)
   with outputs:
     params, x, y, what = problem(args)
@@ -48,14 +50,14 @@ def run(args: argparse.Namespace, stop: Stop, argv: list[str] | None = None,
                               names=args.names, **kw)
     fmt = "json" if args.json else args.format
     if fmt == "json":
-      text = json.dumps({"step": args.step, **json.loads(_explain.render_json(record))}, indent=2) + "\n"
+      text = json.dumps({"step": args.step, **json.loads(derivation.render_json(record))}, indent=2) + "\n"
     elif fmt == "markdown":
-      text = _explain.render_markdown(record)
+      text = derivation.render_markdown(record)
     elif fmt in ("svg", "html"):
       title = f"Step {args.step}: the params after {args.step - 1} step(s)" if args.step > 1 else None
       text = render_svg(record, title=title) if fmt == "svg" else render_html(record, title=title)
     else:
-      text = _explain.render_text(record)
+      text = derivation.render_text(record)
     if args.step > 1 and fmt in ("text", "markdown"):
       text = (f"Step {args.step}: the params after {args.step - 1} step{'s' if args.step > 2 else ''}.\n\n" if
               fmt == "text" else f"*Step {args.step}: the params after {args.step - 1} step(s).*\n\n") + text

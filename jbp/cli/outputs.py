@@ -38,7 +38,7 @@ import tempfile
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Literal, NamedTuple
 
 if TYPE_CHECKING:
-  from jbp._data import StrPath
+  from jbp._files import StrPath
 
 __all__ = ["OutputError", "Outputs"]
 

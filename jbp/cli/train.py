@@ -128,7 +128,7 @@ def run(args: argparse.Namespace, stop: Stop, argv: list[str],
     finish = functools.partial(_finish, args=args, outputs=outputs, start=start, x=x, y=y, what=what,
                                r=r, t0=t0, meta=meta, extras=extras, first=params)
 
-    from jbp._format import number
+    from jbp._show.format import number
     from jbp.cli.bar import ProgressBar
 
     with ProgressBar(args.steps, disabled=args.no_progress, initial=start.done) as bar:
@@ -154,8 +154,9 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
   """Saves the run (whole, or as far as it got, with a checkpoint) and prints it: ``(status, line)``."""
   import numpy as np
 
-  from jbp import _data, _plot
-  from jbp._format import number, numbers
+  from jbp import _data, _files
+  from jbp._show import plot
+  from jbp._show.format import number, numbers
   from jbp.cli.driver import write_checkpoint
 
   prog = "jbp train"
@@ -187,7 +188,7 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
   }
   if args.out is not None:
     outputs.write("--out", lambda p: _data.save_params(p, progress.params), "params.npz")
-    outputs.write("--out", lambda p: _data.save_npz(p, {"step": steps_axis, "loss": losses}), "losses.npz")
+    outputs.write("--out", lambda p: _files.save_npz(p, {"step": steps_axis, "loss": losses}), "losses.npz")
     if interrupted:
       outputs.write("--out", lambda p: write_checkpoint(os.path.dirname(p), progress, meta), "checkpoint.npz")
   if args.plot is not None:
@@ -198,12 +199,12 @@ def _finish(progress: Progress, signum: int, *, args, outputs, start, x, y, what
       curves = {args.update: (steps_axis, losses), other: (steps_axis, other_losses)}
     title = (f"{'-'.join(map(str, sizes))} {args.activation} network on {what}, {args.optimizer} "
              f"learning rate {number(args.learning_rate)}")
-    outputs.write("--plot", lambda p: _plot.plot_losses(curves, p, title=title))
+    outputs.write("--plot", lambda p: plot.plot_losses(curves, p, title=title))
   if page:
     text = _page(args, progress, x, y, r, extras if not interrupted else {})
     outputs.write("--html", lambda p: open(p, "w", encoding="utf-8").write(text))
   if args.out is not None:
-    outputs.write("--out", lambda p: _data.save_json(p, summary), "summary.json")
+    outputs.write("--out", lambda p: _files.save_json(p, summary), "summary.json")
   outputs.commit()
 
   if args.json:
@@ -253,7 +254,8 @@ def _page(args, progress: Progress, x, y, r, extras) -> str:
   import jax
   import numpy as np
 
-  from jbp._run import TrainingRun, render_training
+  from jbp._recording import TrainingRun
+  from jbp._show.training import render_training
 
   history = progress.history
   assert history is not None  # the driver keeps the params for a page

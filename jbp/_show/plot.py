@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
-from jbp._data import StrPath, atomic_write, check_writable
-from jbp._format import number
+from jbp._files import StrPath, atomic_write, check_writable
+from jbp._show.format import number
 
 if TYPE_CHECKING:
   from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -8,7 +8,7 @@ disk in any current browser.
 The stages are those of the derivation that :func:`jbp.render_text` prints, in the same order and
 with the same 9-decimal numbers: the inputs; each neuron's ``net`` and ``out``; the total error; each
 neuron's delta; each weight's gradient; each update. The equations are the renderers' one layout
-(``_layout`` in ``jbp._explain``) written in HTML symbols; the page adds, for each stage, which parts
+(:func:`jbp._show.derivation.layout`) written in HTML symbols; the page adds, for each stage, which parts
 of the diagram it concerns, and which labels change (a neuron's ``out`` appears once it is computed, a
 weight's label becomes ``w+`` once it is updated). Python writes every number; the script only shows
 and hides what is already on the page, so with scripting off the whole derivation is visible at once.
@@ -19,71 +19,29 @@ Keys: right and left arrows step, Home and End jump to the first and last stage.
 from __future__ import annotations
 
 import html as _html
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from jbp._explain import Explanation, _header, _layout, _Note, _num, _Text
-from jbp._svg import LABEL_SCRIPT, SVG_CSS, check_record, draw, shared_biases
+from jbp._show.checks import check_title
+from jbp._show.derivation import Note, check_explanation, header, layout
+from jbp._show.diagram import (
+  LABEL_SCRIPT,
+  bias_edge,
+  draw,
+  edge_id,
+  label_id,
+  node_ids,
+  param_labels,
+  unit_ids,
+)
+from jbp._show.format import decimals
+from jbp._show.html import page
+from jbp._show.names import shared_biases
+from jbp._show.symbols import Html
 
-__all__ = ["render_html", "notebook_frame", "page"]
+if TYPE_CHECKING:  # the record's type; at run time this layer imports nothing of the core
+  from jbp._explain import Explanation
 
-
-class _Html(_Text):
-  """Symbols as HTML (the page's equations)."""
-
-  times = " · "
-  Etot = "E<sub>total</sub>"
-  eta = "η"
-
-  def name(self, s):
-    return _html.escape(s)
-
-  def net(self, n):
-    return f"net<sub>{_html.escape(n)}</sub>"
-
-  def out(self, n):
-    return f"out<sub>{_html.escape(n)}</sub>"
-
-  def target(self, n):
-    return f"target<sub>{_html.escape(n)}</sub>"
-
-  def E(self, n):
-    return f"E<sub>{_html.escape(n)}</sub>"
-
-  def d(self, num, den):
-    return f'<span class="frac"><span>∂{num}</span><span>∂{den}</span></span>'
-
-  def delta(self, n):
-    return f"δ<sub>{_html.escape(n)}</sub>"
-
-  def plus(self, s):
-    return f'{s}<sup class="upd">+</sup>'
-
-  def half_sq(self, a):
-    return f"½ ({a})²"
-
-  def num(self, v, paren=False):
-    s = _num(v)
-    core = f'<span class="num">{s}</span>'
-    return f"({core})" if paren and s.startswith("-") else core
-
-  def example(self, e):
-    return f'<span class="exn">[{e}]</span> '
-
-  def fn(self, act, arg):
-    return {"sigmoid": f'<span class="frac"><span>1</span><span>1 + e<sup>−{arg}</sup></span></span>',
-            "tanh": f"tanh({arg})", "relu": f"max(0, {arg})", "identity": arg}.get(
-                act, f"{_html.escape(act)}({arg})")
-
-  def deriv(self, act, n):
-    o = self.out(n)
-    return {"sigmoid": f"{o} (1 − {o})", "tanh": f"1 − {o}²", "relu": f"[{self.net(n)} &gt; 0]",
-            "identity": "1"}.get(act, f"{_html.escape(act)}′({self.net(n)})")
-
-  def sum_over(self, body):
-    return f"Σ<sub>examples</sub> {body}"
-
-  def inline(self, math):
-    return math
+__all__ = ["render_html"]
 
 
 class Stage(NamedTuple):
@@ -98,7 +56,7 @@ class Stage(NamedTuple):
 def stages(record: Explanation) -> list:
   """The derivation's items grouped into stages, in order: items that share a ``stage`` tag."""
   out = []
-  for title, items in _layout(record, _Html()):
+  for title, items in layout(record, Html()):
     index = {}
     for it in items:
       if it.stage not in index:
@@ -140,7 +98,7 @@ def _stage_title(st: Stage, record) -> tuple:
   if st.kind == "delta":
     why = _WHY["delta-out" if st.name in outputs else "delta-hidden"]
     used = [t.weight for d in record.deltas if d.neuron == st.name for t in d.terms if t.updated]
-    if used and not any(isinstance(it, _Note) for it in st.items):  # the layer's first delta has the note
+    if used and not any(isinstance(it, Note) for it in st.items):  # the layer's first delta has the note
       names = ", ".join(f'{_html.escape(w)}<sup class="upd">+</sup>' for w in used)
       why += (f" Sequential order: this sum uses the updated weights {names} (dashed on the diagram), "
               f"since the layer above was updated first.")
@@ -153,7 +111,7 @@ def _stage_title(st: Stage, record) -> tuple:
 
 
 def _item_html(it) -> str:
-  if isinstance(it, _Note):
+  if isinstance(it, Note):
     return f'<p class="note">{it.text}</p>'
   lhs, *rhs = it.parts
   cells = [f'<div class="l">{lhs}</div>']
@@ -206,35 +164,34 @@ def _diagram_state(record: Explanation, sts: list) -> _Diagram:
       start = k + 1
     if u is None:
       before.append((start, None))
-    out = [(label(p.name, _num(p.value)), {"data-show": _spans(before)})]
+    out = [(label(p.name, decimals(p.value)), {"data-show": _spans(before)})]
     if g is not None:
-      out.append((label(f"∂E/∂{p.name}", _num(p.grad)), {"data-show": _spans([(g, g + 1)]), "class": "grad"}))
+      out.append((label(f"∂E/∂{p.name}", decimals(p.grad)),
+                  {"data-show": _spans([(g, g + 1)]), "class": "grad"}))
     if u is not None:
-      out.append((label(f"{p.name}+", _num(p.updated)), {"data-show": _spans([(u, None)]), "class": "upd"}))
+      out.append((label(f"{p.name}+", decimals(p.updated)),
+                  {"data-show": _spans([(u, None)]), "class": "upd"}))
     return out
 
-  edge_labels = {w.name: param_variants(w, lambda a, b: (a, b)) for w in record.weights}
-  unit_rows = {}
-  for b in record.biases:
-    if shared[b.layer - 1]:
-      # Under its unit (which shows the name), a shared bias's value alone; its gradient and update named.
-      unit_rows[b.layer] = [param_variants(b, lambda a, v, n=b.name: v if a == n else f"{a} {v}")]
-    else:
-      edge_labels[b.name] = param_variants(b, lambda a, v: (a, v))
+  params = {**weights, **biases}
+  edge_labels, unit_rows = param_labels(record.names, shared,
+                                        lambda name, text: param_variants(params[name], text))
 
-  rows = {name: [per_example(v, _num, "0:")] for name, v in record.inputs}
+  rows = {name: [per_example(v, decimals, "0:")] for name, v in record.inputs}
   err = {o.neuron: o for o in record.errors}
   deltas = {d.neuron: d for d in record.deltas}
   for f in record.forward:
     k = _spans([(at[("forward", f.neuron)], None)])
-    block = [per_example(f.net, lambda v: f"net {_num(v)}", k),
-             per_example(f.out, lambda v: f"out {_num(v)}", k)]
+    block = [per_example(f.net, lambda v: f"net {decimals(v)}", k),
+             per_example(f.out, lambda v: f"out {decimals(v)}", k)]
     if f.neuron in err:
       o = err[f.neuron]
-      block.append(per_example(o.target, lambda v: f"target {_num(v)}", "0:"))
-      block.append(per_example(o.error, lambda v: f"E {_num(v)}", _spans([(at[("error", None)], None)])))
+      block.append(per_example(o.target, lambda v: f"target {decimals(v)}", "0:"))
+      shown = _spans([(at[("error", None)], None)])
+      block.append(per_example(o.error, lambda v: f"E {decimals(v)}", shown))
     d = deltas[f.neuron]
-    block.append(per_example(d.delta, lambda v: f"δ {_num(v)}", _spans([(at[("delta", d.neuron)], None)])))
+    shown = _spans([(at[("delta", d.neuron)], None)])
+    block.append(per_example(d.delta, lambda v: f"δ {decimals(v)}", shown))
     rows[f.neuron] = block
 
   fwd = {f.neuron: f for f in record.forward}
@@ -243,11 +200,10 @@ def _diagram_state(record: Explanation, sts: list) -> _Diagram:
   def bias_ids(bname, neurons):
     l = layer_of[bname]
     if shared[l - 1]:
-      return [f"u-{l}", f"a-u-{l}"] + [f"e-{bname}-{n}" for n in neurons]
-    return [f"u-{l}", f"e-{bname}", f"l-{bname}"]
+      return unit_ids(l) + [edge_id(bias_edge(bname, n)) for n in neurons]
+    return [unit_ids(l)[0], edge_id(bname), label_id(bname)]
 
-  def node(n):
-    return [f"n-{n}", f"a-{n}"]
+  node = node_ids
 
   highlight = []
   for s in sts:
@@ -256,18 +212,18 @@ def _diagram_state(record: Explanation, sts: list) -> _Diagram:
       ids = [i for name, _ in record.inputs for i in node(name)]
     elif s.kind == "forward":
       f = fwd[s.name]
-      ids = node(s.name) + [i for w in f.weights for i in (f"e-{w}", f"l-{w}")] + \
+      ids = node(s.name) + [i for w in f.weights for i in (edge_id(w), label_id(w))] + \
           [i for src in f.inputs for i in node(src)] + bias_ids(f.bias, [s.name])
     elif s.kind in ("error", "after"):
       ids = [i for o in record.errors for i in node(o.neuron)]
     elif s.kind == "delta":
       ids = node(s.name)
       for t in deltas[s.name].terms:
-        (upd if t.updated else ids).extend([f"e-{t.weight}", f"l-{t.weight}"])
+        (upd if t.updated else ids).extend([edge_id(t.weight), label_id(t.weight)])
         ids += node(t.via)
     elif s.kind in ("grad", "update") and s.name in weights:
       w = weights[s.name]
-      ids = [f"e-{w.name}", f"l-{w.name}"]
+      ids = [edge_id(w.name), label_id(w.name)]
       if s.kind == "grad":
         ids += node(w.neuron) + node(w.source)
     elif s.kind in ("grad", "update") and s.name in biases:
@@ -280,18 +236,7 @@ def _diagram_state(record: Explanation, sts: list) -> _Diagram:
 
 
 PAGE_CSS = """
-:root { --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --card: #f6f8fa;
-  --accent: #0969da; --accent-bg: #ddf4ff; --upd: #bc4c00; color-scheme: light dark; }
-@media (prefers-color-scheme: dark) {
-  :root { --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --line: #3d444d; --card: #161b22;
-    --accent: #4493f8; --accent-bg: #0c2d6b; --upd: #f0883e; }
-}
-* { box-sizing: border-box; }
-html, body { margin: 0; background: var(--bg); color: var(--fg); }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 header { padding: 10px 20px 4px; }
-h1 { font-size: 18px; margin: 0; }
-.sub { color: var(--muted); margin: 2px 0 0; font-size: 13.5px; }
 nav { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; padding: 6px 20px 8px;
   border-bottom: 1px solid var(--line); }
 button, select { font: inherit; font-size: 14px; color: var(--fg); background: var(--card);
@@ -331,7 +276,6 @@ sup.upd, .note .upd { color: var(--upd); font-weight: 700; }
 .js .stage.current { display: block; }
 .off { display: none !important; }
 .jbp-net .grad { fill: var(--accent); font-weight: 700; }
-@media (max-width: 900px) { main { grid-template-columns: minmax(0, 1fr); } }
 """
 
 SCRIPT = """
@@ -371,13 +315,7 @@ SCRIPT = """
     document.body.dataset.ex = b.dataset.example;
     document.querySelectorAll('[data-example]').forEach(o => o.setAttribute('aria-pressed', String(o === b)));
   }));
-  document.addEventListener('keydown', e => {
-    if (e.altKey || e.ctrlKey || e.metaKey || e.target.closest('select, input, textarea')) return;
-    const to = {ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: stages.length - 1}[e.key];
-    if (to === undefined) return;
-    e.preventDefault();
-    go(to);
-  });
+  jbpSteps(() => k, () => stages.length - 1, go);
   const fromHash = () => {
     const n = parseInt(location.hash.slice(1), 10);
     return Number.isFinite(n) ? n - 1 : 0;
@@ -393,19 +331,6 @@ def _example_css(n_ex):
     return ""
   shown = ", ".join(f'body[data-ex="{e}"] .jbp-net .ex{e}' for e in range(n_ex))
   return f".jbp-net .exv {{ display: none; }}\n{shown} {{ display: inline; }}\n"
-
-
-CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
-
-
-def page(title: str, body: str, *, css: str, script: str = "", body_attrs: str = "") -> str:
-  """A self-contained HTML document: inline style and script, and a policy that forbids loading anything."""
-  return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-          f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-          f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-          f'<meta name="color-scheme" content="light dark">\n<title>{_html.escape(title)}</title>\n'
-          f"<style>{SVG_CSS}{css}</style>\n</head>\n<body{body_attrs}>\n{body}\n"
-          + (f"<script>{script}</script>\n" if script else "") + "</body>\n</html>\n")
 
 
 def render_html(record: Explanation, *, title: str | None = None) -> str:
@@ -437,16 +362,14 @@ def render_html(record: Explanation, *, title: str | None = None) -> str:
   >>> page.startswith("<!DOCTYPE html>") and "http://" not in page.replace("http://www.w3.org/2000/svg", "")
   True
   """
-  check_record(record)
-  if title is not None and not isinstance(title, str):
-    raise TypeError(f"title: expected a string or None, got {type(title).__name__}")
+  check_explanation(record)
+  check_title(title)
   sts = stages(record)
   state = _diagram_state(record, sts)
   net = f"{'-'.join(map(str, record.sizes))} {record.activation} network"
   svg = draw(record.sizes, record.names, shared_biases(record.names), edge_labels=state.edge_labels,
              rows=state.rows, unit_rows=state.unit_rows, style=False, role_label=net)
   heading = title or "One training step, every number"
-  header = _header(record)
   panels, options = [], []
   for k, (st, (ids, upd)) in enumerate(zip(sts, state.highlight)):
     what, why = _stage_title(st, record)
@@ -467,7 +390,7 @@ def render_html(record: Explanation, *, title: str | None = None) -> str:
              if record.update == "sequential" else "") +
             "<span>labels: name, then value; w+ once updated</span></div>")
   body = (f"<header><h1>{_html.escape(heading)}</h1>" +
-          "".join(f'<p class="sub">{_html.escape(line)}</p>' for line in header) + "</header>\n"
+          "".join(f'<p class="sub">{_html.escape(line)}</p>' for line in header(record)) + "</header>\n"
           f'<nav><button type="button" id="prev">← previous</button>'
           f'<button type="button" id="next">next →</button><span class="where" id="where"></span>'
           f'<select id="jump" aria-label="go to stage">{"".join(options)}</select>{examples}'
@@ -476,10 +399,3 @@ def render_html(record: Explanation, *, title: str | None = None) -> str:
           f'<div class="panel">{"".join(panels)}</div></main>')
   return page(heading, body, css=PAGE_CSS + _example_css(record.examples), script=SCRIPT + LABEL_SCRIPT,
               body_attrs=' data-ex="0"')
-
-
-def notebook_frame(document: str, height: int = 760) -> str:
-  """A page inside an ``<iframe srcdoc>``, so a notebook shows it with its own style and script."""
-  return (f'<iframe srcdoc="{_html.escape(document, quote=True)}" style="width: 100%; height: {height}px; '
-          f'border: 1px solid #d1d9e0; border-radius: 6px;" title="jbp" loading="lazy"></iframe>')
-

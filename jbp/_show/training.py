@@ -1,13 +1,5 @@
 """One training run as a page: the loss curve, and the network with its weights at every recorded step.
 
-:func:`record_training` trains as :func:`jbp.train` does and also keeps the params at each recorded
-step. It checks its arguments once, as :func:`jbp.train` does, then runs :func:`jbp.train`'s compiled
-program once for every ``record_every`` updates, each run starting from where the last one stopped
-(a run that diverged goes on with its NaN params, as one call would). Plain SGD carries nothing
-between steps but the params, so the chunks give the numbers of one uninterrupted call, bit for bit
-(tested); every run after the first reuses the same compiled program. An optax optimizer would
-restart its state at each call, so optimizers are not offered here.
-
 :func:`render_training` writes the page: one self-contained HTML file (inline CSS, script and SVG; its
 Content-Security-Policy forbids loading anything). On it are the loss on a log axis, with any other
 runs to compare (the worked example's two update orders) and their difference; the network drawn as
@@ -27,112 +19,21 @@ from __future__ import annotations
 import html as _html
 import json
 import math
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Mapping
 
-import jax
 import numpy as np
+from numpy.typing import ArrayLike
 
-from jbp import _checks
-from jbp._explain import MAX_LAYERS, MAX_NEURONS, _names, _num, check_explainable
-from jbp._format import number
-from jbp._network import Layer, _forward
-from jbp._options import as_dtype, make_options
-from jbp._page import notebook_frame, page
-from jbp._svg import LABEL_SCRIPT, draw, shared_biases
-from jbp._train import _train_program, with_trained
+from jbp._show.checks import check_record, check_title
+from jbp._show.diagram import LABEL_SCRIPT, bias_edge, draw, edge_id, param_labels
+from jbp._show.format import decimals, number
+from jbp._show.html import page
+from jbp._show.names import check_showable, names_for, shared_biases
 
-__all__ = ["TrainingRun", "record_training", "render_training"]
+if TYPE_CHECKING:  # the record's type; at run time this layer imports nothing of the core
+  from jbp._recording import TrainingRun
 
-
-class TrainingRun(NamedTuple):
-  """A training run with the params at every recorded step, as :func:`record_training` returns it.
-
-  Attributes:
-    params: a tuple of :class:`jbp.Layer` whose leaves have a leading axis of records:
-      ``params[l].w[k]`` is layer ``l``'s weights after ``k * record_every`` updates, shape
-      ``(steps // record_every + 1, n_out, n_in)``.
-    losses: shape ``(steps // record_every + 1,)``, as :func:`jbp.train` returns them.
-    outputs: the network's outputs after training, shape of ``y``.
-    x: the inputs, ``(n_in,)`` or ``(batch, n_in)``.
-    y: the targets, ``(n_out,)`` or ``(batch, n_out)``.
-    steps: the number of updates.
-    record_every: updates between records.
-    learning_rate, update, activation, trainable: as given to :func:`jbp.train`.
-
-  >>> import jbp
-  >>> ex = jbp.worked_example()
-  >>> run = jbp.record_training(ex.params, ex.inputs, ex.targets, steps=4, learning_rate=0.5)
-  >>> run.params[0].w.shape, run.steps, run.record_every
-  ((5, 2, 2), 4, 1)
-  """
-
-  params: tuple
-  losses: np.ndarray
-  outputs: np.ndarray
-  x: np.ndarray
-  y: np.ndarray
-  steps: int
-  record_every: int
-  learning_rate: float
-  update: str
-  activation: str
-  trainable: object
-
-  def _repr_html_(self):
-    """A notebook shows the run as its page."""
-    return notebook_frame(render_training(self), height=860)
-
-
-def record_training(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
-                    steps: int, learning_rate: float, record_every: int = 1, update: str = "simultaneous",
-                    activation="sigmoid", trainable: str | tuple[Layer, ...] = "weights") -> TrainingRun:
-  """Trains with plain SGD as :func:`jbp.train` does, keeping the params at every recorded step.
-
-  Args:
-    params, x, y: as in :func:`jbp.train`.
-    steps: number of updates, an integer >= 1.
-    learning_rate: a positive number.
-    record_every: keep the params and the loss every this many updates; must divide ``steps``.
-      The params take ``(steps // record_every + 1)`` times their size.
-    update, activation, trainable: as in :func:`jbp.train`.
-
-  Returns:
-    a :class:`TrainingRun`; its final params and its losses equal those of
-    ``jbp.train(params, x, y, steps=steps, record_every=record_every, ...)``.
-
-  Raises:
-    TypeError, ValueError: a bad argument, as :func:`jbp.train` raises it (``steps``
-      and ``record_every`` from 1 to 2**31 - 1, finite ``params``, ``x`` and ``y``, a
-      ``learning_rate`` finite in the params' dtype).
-
-  >>> import jbp
-  >>> ex = jbp.worked_example()
-  >>> run = jbp.record_training(ex.params, ex.inputs, ex.targets, steps=100, learning_rate=0.5,
-  ...                           record_every=10)
-  >>> run.params[1].w.shape, run.losses.shape
-  ((11, 2, 2), (11,))
-  """
-  steps = _checks.check_int("steps", steps)
-  record_every = _checks.check_record_every(record_every, steps)
-  # jbp.train's checks and program, for record_every updates a run.
-  opts, values, dtype = make_options(
-      params, x, y, steps=record_every, learning_rate=learning_rate, update=update, record_every=record_every,
-      activation=activation, optimizer=None, trainable=trainable, reduction="sum", form="auto")
-  xd, yd = as_dtype(x, dtype), as_dtype(y, dtype)
-  p = tuple(params)  # a list of layers too
-  history, losses = [p], []
-  chunk = None
-  for _ in range(steps // record_every):
-    trained, chunk = _train_program(p, xd, yd, values, opts)
-    p = with_trained(p, trained, opts.mask)
-    history.append(p)
-    losses.append(chunk[0])  # E before this chunk: E after k * record_every updates
-  assert chunk is not None  # steps >= record_every: one chunk at least
-  losses.append(chunk[-1])
-  stacked = jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(v) for v in leaves]), *history)
-  outputs = np.asarray(_forward(p, xd, opts.act))  # as jbp.forward computes them, NaN after a divergence
-  return TrainingRun(stacked, np.asarray(jax.device_get(losses)), outputs, np.asarray(x), np.asarray(y),
-                     steps, record_every, float(learning_rate), update, activation, trainable)
+__all__ = ["render_training"]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -218,19 +119,8 @@ def _chart(curves: list, steps_axis, *, height, ylabel, marker=False, cls="chart
 # The page.
 
 RUN_CSS = """
-:root { --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --card: #f6f8fa;
-  --accent: #0969da; --c1: #bc4c00; color-scheme: light dark; }
-@media (prefers-color-scheme: dark) {
-  :root { --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --line: #3d444d; --card: #161b22;
-    --accent: #4493f8; --c1: #f0883e; }
-}
-* { box-sizing: border-box; }
-html, body { margin: 0; background: var(--bg); color: var(--fg); }
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 header { padding: 10px 20px 6px; border-bottom: 1px solid var(--line); }
-h1 { font-size: 18px; margin: 0; }
 h2 { font-size: 15px; margin: 0 0 6px; }
-.sub { color: var(--muted); margin: 2px 0 0; font-size: 13.5px; }
 main { display: grid; grid-template-columns: minmax(0, 62fr) minmax(0, 38fr); gap: 16px 20px;
   padding: 12px 20px; }
 section { min-width: 0; }
@@ -239,7 +129,7 @@ svg.chart { display: block; width: 100%; height: auto; }
 .chart text { fill: var(--muted); font-size: 11px; }
 .chart .key { fill: var(--fg); font-size: 12px; }
 .chart .curve { fill: none; stroke: var(--accent); stroke-width: 1.8; }
-.chart .curve.c1 { stroke: var(--c1); stroke-dasharray: 6 3; }
+.chart .curve.c1 { stroke: var(--upd); stroke-dasharray: 6 3; }
 .chart .vline { stroke: var(--muted); stroke-dasharray: 3 3; }
 .chart .mark { fill: var(--accent); stroke: var(--bg); stroke-width: 2; }
 .net svg { display: block; width: 100%; height: auto; max-height: calc(100vh - 150px); }
@@ -257,7 +147,6 @@ td.num { font-family: ui-monospace, Menlo, Consolas, monospace; font-variant-num
 .wide { grid-column: 1 / -1; }
 .tables { display: flex; flex-wrap: wrap; gap: 12px 40px; }
 .tables > div { min-width: 0; max-width: 100%; overflow-x: auto; }
-@media (max-width: 900px) { main { grid-template-columns: minmax(0, 1fr); } }
 """
 
 RUN_SCRIPT = """
@@ -292,27 +181,13 @@ RUN_SCRIPT = """
     }
   }
   slider.addEventListener('input', () => show(+slider.value));
-  document.addEventListener('keydown', e => {
-    if (e.altKey || e.ctrlKey || e.metaKey || e.target.closest('input, select, textarea')) return;
-    const k = +slider.value, last = +slider.max;
-    const to = {ArrowRight: k + 1, ArrowLeft: k - 1, Home: 0, End: last}[e.key];
-    if (to === undefined) return;
-    e.preventDefault();
-    slider.value = String(Math.max(0, Math.min(last, to)));
-    show(+slider.value);
-  });
+  jbpSteps(() => +slider.value, () => +slider.max, k => { slider.value = String(k); show(k); });
   show(+slider.value);
 })();
 """
 
 
-def _check_run(run):
-  if not isinstance(run, TrainingRun):
-    raise TypeError(f"run: expected a jbp.TrainingRun (what jbp.record_training returns), got "
-                    f"{type(run).__name__}")
-
-
-def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike] | None = None,
+def render_training(run: TrainingRun, *, compare: Mapping[str, ArrayLike] | None = None,
                     names: str | None = None, title: str | None = None) -> str:
   """One training run as a self-contained page: the loss curve and the weights at each recorded step.
 
@@ -341,17 +216,12 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
   >>> html.startswith("<!DOCTYPE html>") and 'type="range"' in html
   True
   """
-  _check_run(run)
+  check_record(run, "run", "jbp._recording", "TrainingRun", "jbp.record_training")
   if compare is not None and not isinstance(compare, dict):
     raise TypeError(f"compare: expected a dict {{label: losses}} or None, got {type(compare).__name__}")
-  if title is not None and not isinstance(title, str):
-    raise TypeError(f"title: expected a string or None, got {type(title).__name__}")
+  check_title(title)
   sizes = tuple([int(run.params[0].w.shape[-1])] + [int(p.w.shape[1]) for p in run.params])
-  try:
-    check_explainable(sizes)
-  except ValueError:
-    raise ValueError(f"run: the page draws every weight, so it takes networks of at most {MAX_LAYERS} layers "
-                     f"of at most {MAX_NEURONS} neurons; got sizes {sizes}") from None
+  check_showable(sizes, "run", "the page draws every weight")
   losses = np.asarray(run.losses, np.float64)
   T = losses.shape[0]
   curves = [(run.update if compare else "", losses)]
@@ -361,14 +231,8 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
       raise ValueError(f"compare: expected losses of shape {losses.shape} for {label!r}, as run.losses, "
                        f"got shape {other.shape}")
     curves.append((str(label), other))
-  if names is not None:
-    _checks.check_choice("names", names, ("worked", "systematic"))
   shared_layers = tuple(np.ndim(p.b) == 1 for p in run.params)  # one bias a layer: a leading records axis
-  naming = names or ("worked" if sizes == (2, 2, 2) and all(shared_layers) else "systematic")
-  if naming == "worked" and not (sizes == (2, 2, 2) and all(shared_layers)):
-    raise ValueError(f"names: 'worked' needs the worked example's shape, sizes (2, 2, 2) with one bias a "
-                     f"layer; got sizes {sizes}")
-  nm = _names(sizes, shared_layers, naming)
+  nm = names_for(sizes, shared_layers, names)
   shared = shared_biases(nm)
 
   # Every parameter by name, as a (records,) column, input side first.
@@ -383,29 +247,20 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
     for k, bname in enumerate(nm.biases[l]):
       order.append(bname)
       columns.append(b[:, k])
-  text = [[_num(v) for v in col] for col in columns]
+  text = [[decimals(v) for v in col] for col in columns]
   moving = [i for i, col in enumerate(columns) if np.any(col != col[0])]
   scale = max(float(np.max(np.abs(np.concatenate(columns)))), 1e-12)
   edges = {}
   for l in range(len(sizes) - 1):
-    for j in range(sizes[l + 1]):
-      for i in range(sizes[l]):
-        edges[nm.weights[l][j][i]] = [f"e-{nm.weights[l][j][i]}"]
-    for bname in nm.biases[l]:
-      edges[bname] = [f"e-{bname}-{n}" for n in nm.neurons[l]] if shared[l] else [f"e-{bname}"]
-
-  last = T - 1
-  edge_labels, unit_rows = {}, {}
-  for l in range(len(sizes) - 1):
     for row in nm.weights[l]:
       for wname in row:
-        edge_labels[wname] = [((wname, text[order.index(wname)][last]), {"data-p": wname})]
+        edges[wname] = [edge_id(wname)]
     for bname in nm.biases[l]:
-      value = text[order.index(bname)][last]
-      if shared[l]:
-        unit_rows[l + 1] = [[(value, {"data-p": bname})]]
-      else:
-        edge_labels[bname] = [((bname, value), {"data-p": bname})]
+      edges[bname] = [edge_id(bias_edge(bname, n)) for n in nm.neurons[l]] if shared[l] else [edge_id(bname)]
+
+  last = T - 1
+  edge_labels, unit_rows = param_labels(
+      nm, shared, lambda name, label: [(label(name, text[order.index(name)][last]), {"data-p": name})])
   rows = {n: [] for n in nm.inputs}
   svg = draw(sizes, nm, shared, edge_labels=edge_labels, rows=rows, unit_rows=unit_rows, style=False,
              role_label=f"{'-'.join(map(str, sizes))} {run.activation} network")
@@ -431,8 +286,9 @@ def render_training(run: TrainingRun, *, compare: dict[str, jax.typing.ArrayLike
   o2 = np.atleast_2d(run.outputs)
   shown = min(len(y2), 16)
   out_rows = "".join(
-      "<tr>" + "".join(f'<td class="num">{_num(v)}</td>' for v in x2[e]) +
-      "".join(f'<td class="num">{_num(t)}</td><td class="num">{_num(o)}</td>' for t, o in zip(y2[e], o2[e])) +
+      "<tr>" + "".join(f'<td class="num">{decimals(v)}</td>' for v in x2[e]) +
+      "".join(f'<td class="num">{decimals(t)}</td><td class="num">{decimals(o)}</td>'
+              for t, o in zip(y2[e], o2[e])) +
       "</tr>" for e in range(shown))
   out_head = ("<tr>" + "".join(f"<th>{_html.escape(n)}</th>" for n in nm.inputs) +
               "".join(f"<th>target {_html.escape(n)}</th><th>out {_html.escape(n)}</th>"

@@ -1,23 +1,16 @@
-"""The network as a picture: an SVG diagram laid out as the worked example's figure.
+"""The network as a picture: one layout, labels, element ids and drawing for every picture of it.
 
-Inputs on the left, each layer to the right, and each layer's bias drawn as a unit of its own
-below the layer it reads from (the worked example's b1 under i1, i2 and b2 under h1, h2). Every
-neuron, weight and bias carries its name and its value from an :func:`jbp.explain` record, to 9
-decimals as ``jbp explain`` prints them.
+Inputs on the left, each layer to the right, each layer's bias a unit of its own below the layer it
+reads from (the worked example's b1 under i1, i2). Every neuron, weight and bias carries its name and
+value, to 9 decimals. The SVG file (:func:`jbp.render_svg`), the stepping page (:func:`jbp.render_html`)
+and the training page (:func:`jbp.render_training`) all draw with :func:`draw`, label parameters
+with :func:`param_labels` and address elements by the one id scheme below.
 
-One layout serves three pictures: :func:`render_svg` (a static SVG file), the stepping page of
-:func:`jbp.render_html` (the same drawing, whose labels change as the step proceeds) and the
-training page of :func:`jbp.render_training` (the weights at each recorded step). Text is set in a
-monospace font, so the layout can reserve room for every label from its number of characters: no two
-labels overlap, however many neurons (up to :data:`jbp.MAX_LAYERS` layers of
-:data:`jbp.MAX_NEURONS`).
-
-Where the labels go: between two layers, the edges into target neuron ``j`` are labelled in a
-column of their own at a fixed fraction ``t_j`` of the way across the gap, so within a column the
-labels sit ``(1 - t_j)`` rows apart (the row spacing is chosen to fit a label), and the columns sit
-one label width apart. Where the gap has fewer labelled sources than targets (2 inputs feeding 5
-hidden neurons), each source gets the column instead (``t_i`` rows apart, the edges fanning out), so
-the drawing needs fewer columns. Wide layers still make large drawings; the SVG scales.
+Text is monospace, so the layout reserves room for each label from its characters. Between two
+layers, the edges into target neuron ``j`` are labelled in a column of their own at a fraction ``t_j``
+of the way across the gap, so within a column the labels sit ``(1 - t_j)`` rows apart; where a gap has
+fewer labelled sources than targets, each source gets the column instead. Past :data:`FULL_LABELS`
+labelled edges the drawing is compact: labels show on hover or keyboard focus, edges always.
 """
 
 from __future__ import annotations
@@ -25,9 +18,11 @@ from __future__ import annotations
 from html import escape
 from typing import NamedTuple
 
-from jbp._explain import Explanation, _num
+from jbp._show.names import Names
+from jbp._show.style import MONO, palette_css
 
-__all__ = ["render_svg", "SVG_CSS"]
+__all__ = ["LABEL_SCRIPT", "SVG_CSS", "Edge", "Layout", "draw", "layout", "param_labels", "bias_edge",
+           "edge_id", "label_id", "node_ids", "unit_ids"]
 
 FONT = 11.0  # px, labels and annotations
 CHAR = 0.62 * FONT  # a monospace character's advance, a little over the 0.6 em of common monospace fonts
@@ -40,17 +35,10 @@ PAD = 10.0
 UNIT = (34.0, 22.0)  # a bias unit's box
 CAPTION = 15.0  # caption line height
 
-MONO = "ui-monospace, SFMono-Regular, Menlo, Consolas, 'DejaVu Sans Mono', 'Liberation Mono', monospace"
-
-# Colours as CSS variables, light and dark; the pages set the same variables.
-SVG_CSS = f"""
-.jbp-net {{ --bg: #ffffff; --fg: #1f2328; --muted: #59636e; --edge: #9aa4ae; --node: #f6f8fa;
-  --accent: #0969da; --accent-bg: #ddf4ff; --upd: #bc4c00; --pos: #0969da; --neg: #cf222e;
-  font-family: {MONO}; font-size: {FONT:g}px; }}
-@media (prefers-color-scheme: dark) {{
-  .jbp-net {{ --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --edge: #6e7681; --node: #161b22;
-    --accent: #4493f8; --accent-bg: #0c2d6b; --upd: #f0883e; --pos: #4493f8; --neg: #f85149; }}
-}}
+# The palette (jbp._show.style) as CSS variables on the drawing, so a standalone SVG has its colours;
+# a page sets the same variables on its root.
+SVG_CSS = palette_css(".jbp-net") + f"""
+.jbp-net {{ font-family: {MONO}; font-size: {FONT:g}px; }}
 .jbp-net .bg {{ fill: var(--bg); }}
 .jbp-net text {{ fill: var(--fg); }}
 .jbp-net .cap {{ font-family: system-ui, sans-serif; font-size: 12.5px; }}
@@ -110,6 +98,63 @@ class Layout(NamedTuple):
   columns: tuple  # x of each column, input side first
   r: float = R  # neuron radius
   compact: bool = False  # labels shown on hover or focus, not all at once
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The element ids, the one scheme the pages' scripts address: ``n-{neuron}`` (a neuron's group) and
+# ``a-{neuron}`` (the rows under it), ``u-{layer}`` and ``a-u-{layer}`` (the bias unit feeding a layer,
+# from 1, and the rows under it), ``e-{edge}`` (an edge) and ``l-{edge}`` (its label). An edge is named
+# after its weight or per-neuron bias, or ``{bias}-{neuron}`` for a shared bias's edge into a neuron.
+
+
+def edge_id(edge: str) -> str:
+  return f"e-{edge}"
+
+
+def label_id(edge: str) -> str:
+  return f"l-{edge}"
+
+
+def node_ids(neuron: str) -> list[str]:
+  """A neuron's circle and the rows under it."""
+  return [f"n-{neuron}", f"a-{neuron}"]
+
+
+def unit_ids(layer: int) -> list[str]:
+  """The bias unit feeding ``layer`` (from 1) and the rows under it."""
+  return [f"u-{layer}", f"a-u-{layer}"]
+
+
+def bias_edge(bias: str, neuron: str) -> str:
+  """The edge of a shared bias into ``neuron`` (drawn, not labelled: the unit carries the value)."""
+  return f"{bias}-{neuron}"
+
+
+def param_labels(names: Names, shared: tuple[bool, ...], variants) -> tuple[dict, dict]:
+  """Where each parameter's label goes: ``(edge_labels, unit_rows)`` as :func:`draw` takes them.
+
+  A weight's label, and a per-neuron bias's, sit on its edge; a shared bias's under its unit.
+  ``variants(name, text)`` gives a parameter's label variants ``[(text(name_shown, value), attrs), ...]``;
+  ``text`` writes a label from a name and a value: both, on an edge; under a unit (which shows the
+  name) the value alone, or name and value where the name shown is another (``∂E/∂b1``).
+  """
+  on_edge = lambda shown, value: (shown, value)
+  edge_labels, unit_rows = {}, {}
+  for l, (weights, biases) in enumerate(zip(names.weights, names.biases)):
+    for row in weights:
+      for w in row:
+        edge_labels[w] = variants(w, on_edge)
+    for b in biases:
+      if shared[l]:
+        under_unit = lambda shown, value, b=b: value if shown == b else f"{shown} {value}"
+        unit_rows[l + 1] = [variants(b, under_unit)]
+      else:
+        edge_labels[b] = variants(b, on_edge)
+  return edge_labels, unit_rows
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The layout.
 
 
 def labelled_edges(sizes, shared) -> int:
@@ -229,7 +274,7 @@ def _layout(sizes, names, shared, *, label_chars, label_lines, below_rows, below
       xd, yd, _ = neurons[dst]
       srcs = [(names.weights[c][j][i], neurons[s][:2], True, False) for i, s in enumerate(cols[c])]
       bias = names.biases[c][0 if shared[c] else j]
-      srcs.append((f"{bias}-{dst}" if shared[c] else bias, (ux, uy), not shared[c], True))
+      srcs.append((bias_edge(bias, dst) if shared[c] else bias, (ux, uy), not shared[c], True))
       for i, (eid, (xs, ys_), labelled, is_bias) in enumerate(srcs):
         if compact:
           t = T_COMPACT
@@ -365,7 +410,7 @@ def draw(sizes, names, shared, *, edge_labels, rows, unit_rows=None, caption=(),
                f"{escape(line)}</text>")
   for e in lay.edges:
     cls = "edge bias" if e.bias else "edge"
-    out.append(f'<line id="e-{e.id}" class="{cls}" x1="{e.x1:.1f}" y1="{e.y1:.1f}" x2="{e.x2:.1f}" '
+    out.append(f'<line id="{edge_id(e.id)}" class="{cls}" x1="{e.x1:.1f}" y1="{e.y1:.1f}" x2="{e.x2:.1f}" '
                f'y2="{e.y2:.1f}"/>')
   # A compact drawing: a wider, invisible line over each labelled edge to hover or focus (Tab), and each
   # neuron and bias unit focusable, showing the labels of the edges into it (of the unit's edges).
@@ -373,7 +418,7 @@ def draw(sizes, names, shared, *, edge_labels, rows, unit_rows=None, caption=(),
   into, touching, of_unit = {}, {}, {}
   if compact:
     for e in labelled:
-      out.append(f'<line class="hit" tabindex="0" data-l="l-{e.id}" data-e="e-{e.id}" '
+      out.append(f'<line class="hit" tabindex="0" data-l="{label_id(e.id)}" data-e="{edge_id(e.id)}" '
                  f'aria-label="{escape(e.id)}" x1="{e.x1:.1f}" y1="{e.y1:.1f}" x2="{e.x2:.1f}" '
                  f'y2="{e.y2:.1f}"/>')
     ends = {}
@@ -383,14 +428,14 @@ def draw(sizes, names, shared, *, edge_labels, rows, unit_rows=None, caption=(),
         for i, w in enumerate(srcs):
           ends[w] = (cols[c][i], dst)
         b = names.biases[c][0 if shared[c] else j]
-        ends[f"{b}-{dst}" if shared[c] else b] = (f"u{c + 1}", dst)
+        ends[bias_edge(b, dst) if shared[c] else b] = (f"u{c + 1}", dst)
     for e in lay.edges:
       src, dst = ends[e.id]
       if e.labelled and e.id in edge_labels:
-        into.setdefault(dst, []).append(f"l-{e.id}")
-        of_unit.setdefault(src, []).append(f"l-{e.id}")
-      touching.setdefault(dst, []).append(f"e-{e.id}")
-      touching.setdefault(src, []).append(f"e-{e.id}")
+        into.setdefault(dst, []).append(label_id(e.id))
+        of_unit.setdefault(src, []).append(label_id(e.id))
+      touching.setdefault(dst, []).append(edge_id(e.id))
+      touching.setdefault(src, []).append(edge_id(e.id))
 
   def focus(key, name):
     if not compact:
@@ -402,17 +447,18 @@ def draw(sizes, names, shared, *, edge_labels, rows, unit_rows=None, caption=(),
   r = lay.r
   for name, (x, y, c) in lay.neurons.items():
     kind = "input" if c == 0 else "output" if c == L else "hidden"
-    out.append(f'<g id="n-{name}" class="node {kind}"{focus(name, name)}><circle cx="{x:.1f}" cy="{y:.1f}" '
+    out.append(f'<g id="{node_ids(name)[0]}" class="node {kind}"{focus(name, name)}>'
+               f'<circle cx="{x:.1f}" cy="{y:.1f}" '
                f'r="{r:g}"/><text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">{escape(name)}</text></g>')
   for l, (x, y, name) in lay.units.items():
     uw, uh = UNIT
-    out.append(f'<g id="u-{l}" class="node unit"{focus(f"u{l}", name)}><rect x="{x - uw / 2:.1f}" '
+    out.append(f'<g id="{unit_ids(l)[0]}" class="node unit"{focus(f"u{l}", name)}><rect x="{x - uw / 2:.1f}" '
                f'y="{y - uh / 2:.1f}" '
                f'width="{uw:g}" height="{uh:g}" rx="5"/><text x="{x:.1f}" y="{y + 4:.1f}" '
                f'text-anchor="middle">{escape(name)}</text></g>')
   # Labels last, so they sit on top of the edges (each with a halo of the background colour).
   for e in labelled:
-    out.append(f'<g id="l-{e.id}" class="lg">'
+    out.append(f'<g id="{label_id(e.id)}" class="lg">'
                f'{_texts(e.lx, e.ly + 4, edge_labels[e.id], "lab", "middle", inline=compact)}</g>')
   for name, (x, y, _) in lay.neurons.items():
     block = rows.get(name, ())
@@ -420,13 +466,13 @@ def draw(sizes, names, shared, *, edge_labels, rows, unit_rows=None, caption=(),
       continue
     parts = [_texts(x, y + r + 4 + (k + 0.75) * LINE, variants, "ann", "middle")
              for k, variants in enumerate(block)]
-    out.append(f'<g id="a-{name}">{"".join(parts)}</g>')
+    out.append(f'<g id="{node_ids(name)[1]}">{"".join(parts)}</g>')
   for l, (x, y, _) in lay.units.items():
     block = unit_rows.get(l, ())
     parts = [_texts(x, y + UNIT[1] / 2 + 4 + (k + 0.75) * LINE, variants, "ann", "middle")
              for k, variants in enumerate(block)]
     if parts:
-      out.append(f'<g id="a-u-{l}">{"".join(parts)}</g>')
+      out.append(f'<g id="{unit_ids(l)[1]}">{"".join(parts)}</g>')
   out.append("</svg>")
   return "".join(out)
 
@@ -449,82 +495,3 @@ LABEL_SCRIPT = """
   }
 })();
 """
-
-
-def shared_biases(names) -> tuple:
-  """One bool a layer: True where one bias name serves the layer (drawn on its unit, not on edges).
-
-  A layer of one neuron with a bias of its own counts as shared too: either way one value.
-  """
-  return tuple(len(b) == 1 for b in names.biases)
-
-
-def check_record(record, name="record"):
-  if not isinstance(record, Explanation):
-    raise TypeError(f"{name}: expected a jbp.Explanation (what jbp.explain returns), got "
-                    f"{type(record).__name__}")
-
-
-def caption(record: Explanation, example: int) -> list:
-  """The caption lines of a drawing of ``record``."""
-  ex = ("one example" if record.examples == 1 else
-        f"values of example {example + 1} of {record.examples}")
-  return [f"{'-'.join(map(str, record.sizes))} {record.activation} network, {ex}, {record.dtype}",
-          f"weights and biases before the step; E_total = {_num(record.E_total)}"]
-
-
-def render_svg(record: Explanation, *, example: int = 0, title: str | None = None) -> str:
-  """The network of an :func:`jbp.explain` record as a standalone SVG drawing.
-
-  Laid out as the worked example's figure: inputs on the left, each layer to the right, each
-  layer's bias as its own unit below the layer it reads from. Every neuron is labelled with its
-  name and values (an input's value; a neuron's ``net`` and ``out``; an output's ``target``), every
-  weight and bias with its name and value before the step, all to 9 decimals as ``jbp explain``
-  prints them and in the record's names.
-
-  Args:
-    record: what :func:`jbp.explain` returns.
-    example: for a batch, whose values label the neurons (0-based).
-    title: a line above the caption (which names the network and the data), e.g. which step.
-
-  Returns:
-    the SVG document as a string (UTF-8 XML; light or dark to match the viewer's colour scheme).
-
-  Raises:
-    TypeError: ``record`` is not a :class:`jbp.Explanation`, or ``title`` not a string.
-    ValueError: ``example`` is not one of the record's examples.
-
-  >>> import jbp
-  >>> ex = jbp.worked_example()
-  >>> svg = jbp.render_svg(jbp.explain(ex.params, ex.inputs, ex.targets, learning_rate=0.5))
-  >>> svg.startswith("<?xml"), ">w5</tspan>" in svg, ">out 0.751365" in svg
-  (True, True, True)
-  """
-  check_record(record)
-  n_ex = record.examples
-  if isinstance(example, bool) or not isinstance(example, int) or not 0 <= example < n_ex:
-    raise ValueError(f"example: expected an integer from 0 to {n_ex - 1} (the record has {n_ex} "
-                     f"example{'s' if n_ex > 1 else ''}), got {example!r}")
-  if title is not None and not isinstance(title, str):
-    raise TypeError(f"title: expected a string or None, got {type(title).__name__}")
-  e = example
-  rows = {name: [[(_num(v[e]), {})]] for name, v in record.inputs}
-  targets = {o.neuron: o.target[e] for o in record.errors}
-  for f in record.forward:
-    rows[f.neuron] = [[(f"net {_num(f.net[e])}", {})], [(f"out {_num(f.out[e])}", {})]]
-    if f.neuron in targets:
-      rows[f.neuron].append([(f"target {_num(targets[f.neuron])}", {})])
-  shared = shared_biases(record.names)
-  edge_labels = {w.name: [((w.name, _num(w.value)), {})] for w in record.weights}
-  unit_rows = {}
-  for b in record.biases:
-    if shared[b.layer - 1]:
-      unit_rows[b.layer] = [[(_num(b.value), {})]]
-    else:
-      edge_labels[b.name] = [((b.name, _num(b.value)), {})]
-  cap = caption(record, e)
-  if title is not None:
-    cap = [title] + cap
-  body = draw(record.sizes, record.names, shared, edge_labels=edge_labels, rows=rows, unit_rows=unit_rows,
-              caption=cap, role_label=cap[0])
-  return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
