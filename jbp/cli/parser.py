@@ -13,6 +13,8 @@ import re
 import sys
 from typing import Any, Iterable, Sequence, TypeVar, overload
 
+from jbp._show.names import MAX_LAYERS, MAX_NEURONS
+
 __all__ = ["UsageError", "build_parser", "typed_flag", "EXPLAIN_EXAMPLES", "TRAIN_EXAMPLES",
            "ENSEMBLE_EXAMPLES", "sizes_text", "subparser"]
 
@@ -98,7 +100,17 @@ class _Parser(argparse.ArgumentParser):
     raise UsageError("", message, self.prog)
 
 
-_RAW = argparse.RawDescriptionHelpFormatter
+class _Help(argparse.HelpFormatter):
+  """Wraps a one-paragraph description to the terminal, as the flags' help is wrapped; keeps text of
+  several lines (the examples) as written."""
+
+  def _fill_text(self, text, width, indent):
+    if "\n" in text:
+      return "".join(indent + line for line in text.splitlines(keepends=True))
+    return super()._fill_text(text, width, indent)
+
+
+_RAW = _Help
 
 EXPLAIN_EXAMPLES = """examples:
   # the worked example's first step, every number
@@ -297,17 +309,19 @@ def build_parser() -> argparse.ArgumentParser:
                                   "them.",
                       epilog=EXPLAIN_EXAMPLES, formatter_class=_RAW)
   _add_network_options(ex)
-  ex.add_argument("--format", choices=("text", "markdown", "json", "svg", "html"), default="text",
+  d = ex.add_argument_group("the derivation")
+  d.add_argument("--format", choices=("text", "markdown", "json", "svg", "html"), default="text",
                   help="text for a terminal (default), Markdown with LaTeX math, JSON, the network as an SVG "
                        "drawing, or a self-contained HTML page that steps through the derivation on it")
-  ex.add_argument("--step", type=_positive_int, default=1,
+  d.add_argument("--step", type=_positive_int, default=1,
                   help="explain step K (K - 1 steps are trained first; default 1)")
-  ex.add_argument("--names", choices=("worked", "systematic"),
+  d.add_argument("--names", choices=("worked", "systematic"),
                   help="the worked example's names (i1, h1, o1, w1..w8, b1, b2) or systematic ones (x1, "
                        "h1_1, y1, w1_11, b1: layer 1 is the input side, as in params.npz); default: worked "
                        "for a 2-2-2 network with one bias a layer")
-  ex.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
-  ex.add_argument("--force", action="store_true", help="replace an existing --out file")
+  o = ex.add_argument_group("outputs")
+  o.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+  o.add_argument("--force", action="store_true", help="replace an existing --out file")
   ex.set_defaults(command="explain")
 
   tr = sub.add_parser("train", help="train a network and save params, losses and a summary",
@@ -325,25 +339,28 @@ def build_parser() -> argparse.ArgumentParser:
   _add_run_options(tr, records=1000, library="jbp.train",
                    out="params.npz, losses.npz and summary.json",
                    plot="the loss curve (log axis); for the worked example with sgd, both update orders")
-  tr.add_argument("--html", metavar="FILE",
-                  help="write a self-contained page of the run: the loss curve (for the worked example, both "
-                       "update orders), the weights at each recorded step on a slider, outputs and settings "
-                       "(sgd; networks of at most 4 layers of 8 neurons)")
+  outputs = next(g for g in tr._action_groups if g.title == "outputs and long runs")
+  outputs.add_argument("--html", metavar="FILE",
+                       help="write a self-contained page of the run: the loss curve (for the worked example, "
+                            "both update orders), the weights at each recorded step on a slider, outputs and "
+                            f"settings (sgd; networks of at most {MAX_LAYERS} layers of {MAX_NEURONS} "
+                            "neurons)")
   tr.set_defaults(command="train")
 
   en = sub.add_parser("ensemble", help="train a population of random initializations at once",
                       description="Train n random initializations of one network at once (one compiled "
                                   "program), at one or several learning rates, and report how many "
                                   "converge, when, and the spread of their final losses. Runs in chunks of "
-                                  "about a second: a progress bar, and Ctrl-C saves what was done.",
+                                  "about half a second: a progress bar, and Ctrl-C saves what was done.",
                       epilog=ENSEMBLE_EXAMPLES, formatter_class=_RAW)
   _add_network_options(en)
   en.set_defaults(learning_rate=None)
-  en.add_argument("--n", type=_positive_int, default=1000, help="population size (default 1000)")
-  en.add_argument("--learning-rates", type=_rates, metavar="LR,LR,..", dest="learning_rates",
+  pop = en.add_argument_group("population")
+  pop.add_argument("--n", type=_positive_int, default=1000, help="population size (default 1000)")
+  pop.add_argument("--learning-rates", type=_rates, metavar="LR,LR,..", dest="learning_rates",
                   help="one or more learning rates (default 0.5; or --learning-rate); several make a "
                        "sweep: every member trained with every rate")
-  en.add_argument("--threshold", type=_positive_number, default=1e-3,
+  pop.add_argument("--threshold", type=_positive_number, default=1e-3,
                   help="a member has converged when its final loss E, the sum of 0.5 (target - out)^2 "
                        "over outputs and examples, is below this (default 0.001); with a data set of N "
                        "examples, N times the mean you want")
