@@ -11,7 +11,7 @@ through all its steps, and every population is split over the devices of a
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,10 +19,13 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
+from optax import GradientTransformation
 
 from jbp import _checks
+from jbp._activation import ActivationLike
 from jbp._layer import Layer
 from jbp._network import FORMS, merge, split
+from jbp._optimizer import Optimizer
 from jbp._options import make_options
 from jbp._train import run_training
 
@@ -98,9 +101,10 @@ def _mesh(devices):
 
 def train_many(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, steps: int,
                learning_rate: jax.typing.ArrayLike | None = None, update: str = "simultaneous",
-               record_every: int = 1, record: str = "all", activation="sigmoid", optimizer=None,
+               record_every: int = 1, record: str = "all", activation: ActivationLike = "sigmoid",
+               optimizer: Optimizer | GradientTransformation | None = None,
                trainable: str | tuple[Layer, ...] = "weights", reduction: str = "sum", form: str = "auto",
-               unroll: int = 1, devices=None) -> Population:
+               unroll: int = 1, devices: Sequence[Any] | None = None) -> Population:
   """Trains a population of networks on the same data, every member in one compiled program.
 
   Member ``i`` is trained exactly as ``jbp.train(member_i, x, y, ...)`` would train
@@ -131,7 +135,7 @@ def train_many(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing
     reduction: as in :func:`jbp.loss`.
     form, unroll: as in :func:`jbp.train`; in the unrolled form each weight is a
       vector over the members.
-    devices: the devices to split the population over; ``None`` is ``jax.devices()``.
+    devices: the devices (``jax.Device``) to split the population over; ``None`` is ``jax.devices()``.
       The arrays are placed there whatever device they are on.
 
   Returns:
@@ -296,7 +300,7 @@ def _train_many(params, x, y, values, *, opts, axes, mesh, block):
 
 
 def sweep(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
-          learning_rates: jax.typing.ArrayLike, steps: int, **kwargs) -> Population:
+          learning_rates: jax.typing.ArrayLike, steps: int, **kwargs: Any) -> Population:
   """Every member of a population trained with every learning rate, in one call.
 
   Args:

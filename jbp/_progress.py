@@ -13,10 +13,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, NamedTuple, Optional
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jbp import _checks
+from jbp._layer import Layer
 from jbp._network import loss
 from jbp._options import as_dtype, make_options
 from jbp._train import init_state, run_program
@@ -58,9 +60,10 @@ def default_chunk(steps: int, record_every: int = 1, chunks: int = 50, most: int
   return record_every * max(1, min(steps // chunks, most) // record_every)
 
 
-def train_chunked(params, x, y, *, steps, chunk_steps,
-                  callback: Optional[Callable[[int, float], None]] = None, record_every=1,
-                  catch_interrupt=False, resume: Optional[Chunked] = None, **train_kwargs) -> Chunked:
+def train_chunked(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, steps: int,
+                  chunk_steps: int, callback: Optional[Callable[[int, float], None]] = None,
+                  record_every: int = 1, catch_interrupt: bool = False, resume: Optional[Chunked] = None,
+                  **train_kwargs: Any) -> Chunked:
   """:func:`jbp.train` for ``steps`` updates, run as chunks of ``chunk_steps``.
 
   Args:

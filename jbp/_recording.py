@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from jbp import _checks
+from jbp._activation import ActivationLike
 from jbp._network import Layer, forward_program
 from jbp._options import as_dtype, make_options
 from jbp._train import train_program, with_trained
@@ -70,7 +71,8 @@ class TrainingRun(NamedTuple):
 
 def record_training(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *,
                     steps: int, learning_rate: float, record_every: int = 1, update: str = "simultaneous",
-                    activation="sigmoid", trainable: str | tuple[Layer, ...] = "weights") -> TrainingRun:
+                    activation: ActivationLike = "sigmoid",
+                    trainable: str | tuple[Layer, ...] = "weights") -> TrainingRun:
   """Trains with plain SGD as :func:`jbp.train` does, keeping the params at every recorded step.
 
   Args:
@@ -117,4 +119,4 @@ def record_training(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.t
   stacked = jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(v) for v in leaves]), *history)
   outputs = np.asarray(forward_program(p, xd, opts.act))  # as jbp.forward computes them (NaN if diverged)
   return TrainingRun(stacked, np.asarray(jax.device_get(losses)), outputs, np.asarray(x), np.asarray(y),
-                     steps, record_every, float(learning_rate), update, activation, trainable)
+                     steps, record_every, float(learning_rate), update, opts.act.name, trainable)

@@ -25,11 +25,13 @@ import jax
 import jax.numpy as jnp
 import optax
 from jax import lax
+from optax import GradientTransformation
 
 from jbp import _calls, _checks, _network
+from jbp._activation import ActivationLike
 from jbp._layer import Layer
 from jbp._network import CHAIN_LAYERS, merge, network_loss, split
-from jbp._optimizer import build, masked, sgd_update
+from jbp._optimizer import Optimizer, build, masked, sgd_update
 from jbp._options import UPDATES, Options, as_dtype, hyperparameter, make_options
 
 __all__ = ["train", "UPDATES", "init_state", "run_training", "with_trained"]
@@ -205,7 +207,8 @@ def _frozen(leaf):
 
 def train(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.ArrayLike, *, steps: int,
           learning_rate: jax.typing.ArrayLike | None = None, update: str = "simultaneous",
-          record_every: int = 1, activation="sigmoid", optimizer=None,
+          record_every: int = 1, activation: ActivationLike = "sigmoid",
+          optimizer: Optimizer | GradientTransformation | None = None,
           trainable: str | tuple[Layer, ...] = "weights", reduction: str = "sum", form: str = "auto",
           unroll: int = 1) -> tuple[tuple[Layer, ...], jax.Array]:
   """Trains ``params`` on ``(x, y)`` for ``steps`` updates in one compiled program.
