@@ -49,192 +49,35 @@ The hypothesis counts are the ``max_examples`` bounds; the outcome of every exam
 ``hypothesis.event`` (see ``pytest --hypothesis-show-statistics``).
 """
 
-import io
-import json
 import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
-import zipfile
 
-import jax
-import numpy as np
 import pytest
-from cli_support import ENV, ROOT, error_line, run_cli, snapshot
-from hypothesis import HealthCheck, event, given, settings
+from cli_support import error_line, run_cli, snapshot
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
-
-import jbp
-from jbp import _data, _plot
-
-FUZZ = dict(derandomize=True, deadline=None, database=None,
-            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-
+from test_files import BAD_CSV, FUZZ, csv_texts
 
 # ---------------------------------------------------------------------------------------------- writes
 
 
-WRITERS = {
-    "save_npz": lambda path, force: _data.save_npz(path, {"a": np.arange(3.0)}, force=force),
-    "save_json": lambda path, force: _data.save_json(path, {"v": 2}, force=force),
-    "save_params": lambda path, force: _data.save_params(path, jbp.worked_example(np.float32).params,
-                                                         force=force),
-    "atomic_write": lambda path, force: _data.atomic_write(path, lambda f: f.write(b"new"), force=force),
-    "plot_losses": lambda path, force: _plot.plot_losses({"sgd": (np.arange(3), np.ones(3))}, path,
-                                                         force=force),
-}
 
 
-@pytest.mark.parametrize("writer", sorted(WRITERS))
-def test_writes_go_through_a_temporary_and_a_rename(tmp_path, monkeypatch, writer):
-  path = str(tmp_path / "target")
-  with open(path, "wb") as f:
-    f.write(b"old")
-  renames = []
-  real = os.replace
-
-  def spy(src, dst):
-    # At the moment of the rename the target still holds the old bytes and the new file is complete
-    # under a hidden temporary name in the same folder.
-    assert open(dst, "rb").read() == b"old"
-    renames.append((os.path.dirname(os.path.abspath(src)), os.path.basename(src), os.path.getsize(src)))
-    real(src, dst)
-
-  monkeypatch.setattr(os, "replace", spy)
-  WRITERS[writer](path, True)
-  assert len(renames) == 1
-  folder, name, size = renames[0]
-  assert folder == str(tmp_path) and name.startswith(".target.") and name.endswith(".tmp")
-  assert size == os.path.getsize(path) > 0
-  assert os.listdir(tmp_path) == ["target"]  # the temporary was renamed, not copied
 
 
-@pytest.mark.parametrize("writer", sorted(WRITERS))
-def test_never_overwrites_without_force(tmp_path, writer):
-  path = str(tmp_path / "target")
-  with open(path, "wb") as f:
-    f.write(b"old")
-  with pytest.raises(FileExistsError, match=r"got .*target, which exists"):
-    WRITERS[writer](path, False)
-  assert snapshot(tmp_path) == {"target": b"old"}
-  WRITERS[writer](path, True)
-  assert open(path, "rb").read() != b"old" and os.listdir(tmp_path) == ["target"]
 
 
-@pytest.mark.parametrize("error", [RuntimeError("disk full"), KeyboardInterrupt(), OSError(28, "No space")])
-@pytest.mark.parametrize("existed", [True, False])
-def test_write_raising_midway(tmp_path, error, existed):
-  path = str(tmp_path / "target.npz")
-  if existed:
-    _data.save_npz(path, {"a": np.zeros(4)})
-  before = snapshot(tmp_path)
-
-  def fails(f):
-    f.write(b"PK\x03\x04 half of a file")
-    raise error
-
-  with pytest.raises(type(error)):
-    _data.atomic_write(path, fails, force=True)
-  assert snapshot(tmp_path) == before  # the old file, byte for byte, or still no file; no temporary
-  if existed:
-    np.testing.assert_array_equal(np.load(path)["a"], np.zeros(4))
 
 
-def test_a_file_that_appears_during_the_write_is_kept(tmp_path):
-  path = str(tmp_path / "target")
-
-  def racing(f):  # another program creates the target while we write
-    f.write(b"ours")
-    with open(path, "wb") as g:
-      g.write(b"theirs")
-
-  with pytest.raises(FileExistsError, match="which exists"):
-    _data.atomic_write(path, racing)
-  assert snapshot(tmp_path) == {"target": b"theirs"}
 
 
-# A writer that saves ~16 MB through atomic_write in 1 MB pieces, says when it is half-way, then
-# waits to be killed.
-MIDWAY_WRITER = r"""
-import sys, time
-from jbp import _data, _plot
-def write(f):
-  for k in range(16):
-    f.write(bytes([k + 1]) * 2**20)
-    if k == 8:
-      f.flush()
-      print("half", flush=True)
-      time.sleep(60)
-_data.atomic_write(sys.argv[1], write, force=True)
-"""
-
-# A writer that replaces one params file with version k = 0, 1, 2, ... (every array filled with k),
-# as fast as it can, saying after each.
-LOOP_WRITER = r"""
-import sys
-import numpy as np
-from jbp import _data, Layer
-k = 0
-while True:
-  big = np.full((1024, 1024), float(k), np.float32)  # 4 MB: long enough that a kill often lands mid-write
-  _data.save_params(sys.argv[1], (Layer(big, np.full((1024,), float(k), np.float32)),), force=True)
-  print(k, flush=True)
-  k += 1
-"""
 
 
-def start(script, path):
-  return subprocess.Popen([sys.executable, "-c", script, path], stdout=subprocess.PIPE, text=True, env=ENV,
-                          cwd=ROOT)
 
 
-def test_sigkill_mid_write(tmp_path):
-  path = str(tmp_path / "params.npz")
-  old = jbp.worked_example(np.float32).params
-  _data.save_params(path, old)
-  before = open(path, "rb").read()
-  proc = start(MIDWAY_WRITER, path)
-  try:
-    assert proc.stdout.readline().strip() == "half"
-  finally:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-  assert open(path, "rb").read() == before  # the target is the old file, byte for byte
-  stale = [n for n in os.listdir(tmp_path) if n != "params.npz"]
-  # SIGKILL leaves no chance to clean up: the half-written temporary stays, under a hidden name that
-  # no reader asks for.
-  assert len(stale) == 1 and stale[0].startswith(".params.npz.") and stale[0].endswith(".tmp"), stale
-  back = jbp.load_params(path)
-  for a, b in zip(jax.tree_util.tree_leaves(back), jax.tree_util.tree_leaves(old)):
-    np.testing.assert_array_equal(a, b)
-  # A later write is not confused by the stale temporary: it writes its own and the result is complete.
-  new = tuple(jbp.Layer(p.w + 1, p.b) for p in old)
-  _data.save_params(path, new, force=True)
-  np.testing.assert_array_equal(jbp.load_params(path)[0].w, np.asarray(new[0].w))
-  assert stale[0] in os.listdir(tmp_path) and len(os.listdir(tmp_path)) == 2
-  with pytest.raises(ValueError, match=r"^path: expected a \.npz file of arrays .*, got .*\.tmp"):  # refused
-    jbp.load_params(os.path.join(tmp_path, stale[0]))
 
 
-def test_sigkill_at_random_moments(tmp_path):
-  path = str(tmp_path / "params.npz")
-  proc = start(LOOP_WRITER, path)
-  seen = []
-  try:
-    while len(seen) < 3:  # a few complete writes, then a kill 0 to 20 ms later (seeded: reproducible)
-      seen.append(int(proc.stdout.readline()))
-    time.sleep(np.random.default_rng(0).uniform(0, 0.02))
-  finally:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-  (layer,) = jbp.load_params(path)  # complete: it loads, with every array intact
-  assert layer.w.shape == (1024, 1024) and layer.b.shape == (1024,)
-  k = layer.w[0, 0]
-  assert k >= seen[-1] and (layer.w == k).all() and (layer.b == k).all()  # one version, whole
-  stale = [n for n in os.listdir(tmp_path) if n != "params.npz"]
-  assert all(n.startswith(".params.npz.") and n.endswith(".tmp") for n in stale) and len(stale) <= 1
+
 
 
 @pytest.mark.parametrize("command", [
@@ -262,98 +105,19 @@ def test_cli_out_twice(tmp_path, command):
 # ---------------------------------------------------------------------------------------------- reads
 
 
-def _npz(arrays, **kw):
-  buf = io.BytesIO()
-  np.savez(buf, **arrays, **kw)
-  return buf.getvalue()
 
 
-def _zip(members):
-  buf = io.BytesIO()
-  with zipfile.ZipFile(buf, "w") as z:
-    for name, data in members.items():
-      z.writestr(name, data)
-  return buf.getvalue()
 
 
-GOOD = _npz({"w0": np.ones((2, 2)), "b0": np.zeros(2)})
-NPY = io.BytesIO()
-np.save(NPY, np.ones(3))
-
-BAD_PARAMS = {
-    "empty": b"",
-    "truncated to 10 bytes": GOOD[:10],
-    "truncated to half": GOOD[:len(GOOD) // 2],
-    "truncated by 1 byte": GOOD[:-1],
-    "a CSV renamed .npz": b"a,b,out\n0,0,0\n",
-    "JSON renamed .npz": json.dumps({"w0": [[1.0]]}).encode(),
-    "random bytes": bytes(range(256)) * 4,
-    "a zip of text files": _zip({"readme.txt": "hello"}),
-    "a zip member named like an array": _zip({"w0.npy": "not an array", "b0.npy": "x"}),
-    "an npz missing b0": _npz({"w0": np.ones((2, 2))}),
-    "an npz with no arrays": _npz({}),
-    "an npz holding a pickled object array": _npz({"w0": np.array([{"x": 1}, None], dtype=object),
-                                                   "b0": np.zeros(2)}, allow_pickle=True),
-    "a .npy renamed .npz": NPY.getvalue(),
-    "an npz of strings": _npz({"w0": np.array(["1", "2"]), "b0": np.zeros(2)}),
-    "a folder": None,
-}
 
 
-@pytest.mark.parametrize("kind", sorted(BAD_PARAMS))
-def test_load_params_refuses(tmp_path, kind):
-  path = str(tmp_path / "params.npz")
-  if BAD_PARAMS[kind] is None:
-    os.mkdir(path)
-  else:
-    with open(path, "wb") as f:
-      f.write(BAD_PARAMS[kind])
-  before = snapshot(tmp_path)
-  with pytest.raises(ValueError) as e:
-    jbp.load_params(path)
-  # path: the file is no .npz; params: its arrays are not params. NumPy's advice on pickles is never repeated.
-  assert path in str(e.value) and str(e.value).startswith(("params: ", "path: "))
-  assert "allow_pickle" not in str(e.value)
-  assert snapshot(tmp_path) == before and os.listdir(tmp_path) == ["params.npz"]
 
 
-BAD_CSV = {
-    "empty": (b"", "got an empty file"),
-    "only blank lines": (b"\n\n  \n", "got an empty file|got 'a', 'b', which it lacks"),
-    "header only": (b"a,b,out\n", "expected rows of data below the header"),
-    "a missing column": (b"a,out\n1,2\n", "got 'b', which it lacks"),
-    "a missing value": (b"a,b,out\n1,,0\n", "got an empty cell"),
-    "text in a number": (b"a,b,out\n1,x,0\n", "expected a number"),
-    "NaN": (b"a,b,out\n1,nan,0\n", "finite"),
-    "inf": (b"a,b,out\n1,2,-inf\n", "finite"),
-    "overflow to inf": (b"a,b,out\n1,1e999,0\n", "finite"),
-    "a ragged row": (b"a,b,out\n1,2\n", "expected 3 fields"),
-    "not UTF-8": (b"a,b,out\n\xff\xfe,1,0\n", "expected a UTF-8 CSV file"),
-    "an npz renamed .csv": (GOOD, "expected a UTF-8 CSV file|which it lacks"),
-}
 
 
-@pytest.mark.parametrize("kind", sorted(BAD_CSV))
-def test_load_csv_refuses(tmp_path, kind):
-  data, match = BAD_CSV[kind]
-  path = str(tmp_path / "d.csv")
-  with open(path, "wb") as f:
-    f.write(data)
-  with pytest.raises(ValueError, match=match) as e:
-    jbp.load_csv(path, "a,b", "out")
-  assert path in str(e.value)
-  assert snapshot(tmp_path) == {"d.csv": data}
 
 
-def test_load_csv_reads_a_bom():
-  # Spreadsheets save "CSV UTF-8" with a byte-order mark; it is not part of the first column's name.
-  with tempfile.TemporaryDirectory() as d:
-    plain, bom = os.path.join(d, "plain.csv"), os.path.join(d, "bom.csv")
-    text = "a,b,out\n0,1,1\n1,1,0\n"
-    open(plain, "w").write(text)
-    open(bom, "wb").write(b"\xef\xbb\xbf" + text.encode())
-    for a, b in zip(jbp.load_csv(plain, "a,b", "out"), jbp.load_csv(bom, "a,b", "out")):
-      np.testing.assert_array_equal(a, b)
+
 
 
 @pytest.mark.parametrize("kind", ["empty", "text in a number", "an npz renamed .csv", "a ragged row"])
@@ -459,69 +223,14 @@ def test_cli_argv_fuzz(scratch, argv):
     error_line(rc, err)
 
 
-def _check_csv_outcome(path, inputs, targets):
-  try:
-    x, y = jbp.load_csv(path, inputs, targets)
-  except ValueError as e:
-    assert path in str(e), e
-    event("ValueError naming the file")
-    return
-  event("arrays")
-  assert x.dtype == y.dtype == np.float64 and x.shape[0] == y.shape[0] >= 1
-  assert x.shape[1] == len(inputs.split(",")) and y.shape[1] == len(targets.split(","))
-  assert np.isfinite(x).all() and np.isfinite(y).all()
 
 
-@settings(max_examples=200, **FUZZ)
-@given(data=st.binary(max_size=200), header=st.booleans())
-def test_load_csv_fuzz_bytes(data, header):
-  with tempfile.TemporaryDirectory() as d:
-    path = os.path.join(d, "d.csv")
-    with open(path, "wb") as f:
-      f.write(b"a,b,out\n" + data if header else data)  # with a good header, the bytes reach the rows
-    _check_csv_outcome(path, "a,b", "out")
-    assert os.listdir(d) == ["d.csv"]
 
 
-CELL = st.one_of(st.integers(-5, 5).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
-                 st.sampled_from(["", " ", "nan", "NaN", "inf", "-Infinity", "1e999", "x", "1,5", '"2"',
-                                  " 3 ", "1_0", "\t", "é", "0x1", '"a\nb"']),
-                 st.text(max_size=4))
-HEADER = st.lists(st.sampled_from(["a", "b", "out", " a ", "c", "", "A", "out "]), min_size=0, max_size=5)
 
 
-@st.composite
-def csv_texts(draw):
-  """CSV text: a random header and cells, or a good table with at most one cell, row or header spoilt."""
-  if draw(st.booleans()):
-    header = draw(HEADER)
-    width = draw(st.sampled_from([len(header), len(header), max(len(header) - 1, 0), len(header) + 1]))
-    rows = draw(st.lists(st.lists(CELL, min_size=width, max_size=width), max_size=6))
-  else:
-    header = draw(st.permutations(["a", "b", "out"]))
-    rows = draw(st.lists(st.lists(st.integers(-3, 3).map(str), min_size=3, max_size=3), min_size=1,
-                         max_size=6))
-    spoil = draw(st.sampled_from(["nothing", "nothing", "cell", "row", "header"]))
-    if spoil == "cell":
-      rows[draw(st.integers(0, len(rows) - 1))][draw(st.integers(0, 2))] = draw(CELL)
-    elif spoil == "row":
-      rows.insert(draw(st.integers(0, len(rows))), draw(st.lists(CELL, max_size=5)))
-    elif spoil == "header":
-      header = draw(HEADER)
-  sep = draw(st.sampled_from(["\n", "\r\n"]))
-  text = sep.join(",".join(r) for r in [header] + rows) + draw(st.sampled_from(["", sep, sep * 3]))
-  bom = draw(st.sampled_from(["", "", "\ufeff"]))
-  return bom + text
 
 
-@settings(max_examples=200, **FUZZ)
-@given(text=csv_texts())
-def test_load_csv_fuzz_structured(text):
-  with tempfile.TemporaryDirectory() as d:
-    path = os.path.join(d, "d.csv")
-    with open(path, "w", encoding="utf-8", newline="") as f:
-      f.write(text)
-    _check_csv_outcome(path, "a,b", "out")
 
 
 @settings(max_examples=30, **FUZZ)
