@@ -1,4 +1,5 @@
-"""What the command-line tests share: run ``jbp.cli.main`` in this process, read what it left on disk.
+"""What the command-line tests share: run ``jbp.cli.main`` in this process (or ``python -m jbp``), read
+what it left on disk.
 
 ``jbp.cli.main(argv)`` is what ``python -m jbp`` runs; calling it here costs no new Python and JAX
 start-up. The command line turns 64-bit mode on for its own process, so ``run_cli`` puts JAX's
@@ -9,6 +10,8 @@ import contextlib
 import io
 import os
 import re
+import subprocess
+import sys
 
 import jax
 
@@ -19,6 +22,12 @@ ENV = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=ROOT + os.pathsep + os.en
 
 # Every error of the command line: `jbp <subcommand>: error: <what the user typed>: expected ..., got ...`.
 ERROR_LINE = re.compile(r"jbp(?: (?:explain|train|ensemble))?: error: (\S+): expected .+, got .+")
+
+
+def jbp_cli(*args, cwd=None, timeout=300):
+  """``python -m jbp ARGS`` in a new process, as a user runs it: the finished ``subprocess.run``."""
+  return subprocess.run([sys.executable, "-m", "jbp", *args], capture_output=True, text=True,
+                        timeout=timeout, env=ENV, cwd=cwd)
 
 
 def run_cli(argv):

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cli_support import ENV, error_line
+from cli_support import ENV, error_line, jbp_cli
 
 import jbp
 
@@ -40,9 +40,6 @@ print(json.dumps(results))
 MY_CSV = "a,b,out\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
 
 
-def jbp_cli(*args, cwd, timeout=300):
-  return subprocess.run([sys.executable, "-m", "jbp", *args], capture_output=True, text=True,
-                        timeout=timeout, env=ENV, cwd=cwd)
 
 
 def run_batch(argvs, cwd):

@@ -275,3 +275,25 @@ def test_a_data_set_reports_the_mean_loss_and_the_accuracy_of_its_classes(here):
   # One example whose targets are no classes (0.01, 0.99): neither line.
   rc, out, err = run_cli(["train", "--steps", "10", "--no-progress"])
   assert rc == 0 and "per example" not in out and "accuracy" not in out
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--steps", "{steps}", "--no-progress", "--out", "{dir}"],
+    ["explain", "--step", "{steps}", "--out", "{dir}.txt"],
+])
+def test_an_out_given_twice_is_refused_and_force_replaces_every_file(tmp_path, command):
+  def argv(steps, *extra):
+    return [a.format(steps=steps, dir=tmp_path / "run") for a in command] + list(extra)
+
+  rc, out, err = run_cli(argv(2))
+  assert rc == 0, err
+  first = snapshot(tmp_path)
+  assert first and all(v for v in first.values() if v is not None)
+  rc, out, err = run_cli(argv(3))
+  assert "(or --force to replace" in error_line(rc, err)
+  assert snapshot(tmp_path) == first  # the first results, untouched
+  rc, out, err = run_cli(argv(3, "--force"))
+  assert rc == 0, err
+  second = snapshot(tmp_path)
+  assert second.keys() == first.keys()
+  assert all(first[k] != second[k] for k in first if first[k] is not None)  # 3 steps, not 2: all replaced

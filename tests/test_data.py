@@ -3,7 +3,6 @@
 
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 import jbp
 
@@ -29,9 +28,3 @@ def test_float32_data_path():
 
 
 
-def test_numpy_float64_params_with_64_bit_mode_off_are_an_error():
-  ex = jbp.worked_example()
-  params = tuple(jbp.Layer(np.asarray(p.w, np.float64), np.asarray(p.b, np.float64)) for p in ex.params)
-  with pytest.raises(ValueError, match=r"params\[0\].w: expected float32 .* got float64, but 64-bit mode is "
-                                       r"off; enable it"):
-    jbp.train(params, ex.inputs, ex.targets, steps=2, learning_rate=0.5)
