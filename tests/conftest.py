@@ -54,3 +54,12 @@ def random_data(seed, xs, ys, dtype=jnp.float64):
   """Inputs ~ N(0, 1) of shape xs and targets ~ U[0, 1) of shape ys, from NumPy."""
   rng = np.random.default_rng(seed)
   return jnp.asarray(rng.standard_normal(xs), dtype), jnp.asarray(rng.uniform(size=ys), dtype)
+
+
+def assert_trees_close(a, b, tol=1e-12):
+  """The leaves of two pytrees: as many, of the same shapes, equal to ``tol`` (relative and absolute)."""
+  la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+  assert len(la) == len(lb)
+  for u, v in zip(la, lb):
+    assert jnp.shape(u) == jnp.shape(v)
+    np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
