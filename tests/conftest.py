@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests that need float64 turn it on for themselves only."""
+"""Shared fixtures, and how pytest-xdist shares out the tests. Tests that need float64 turn it on for
+themselves only."""
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +7,31 @@ import numpy as np
 import pytest
 
 import jbp
+
+# Modules whose tests share an expensive module-scoped fixture (a batch of command lines run in one
+# subprocess, the strict docs build, a browser, a whole ensemble run, explain records) or compile the same
+# programs (determinism). Under xdist's load balancing each worker that runs one of their tests would
+# make the fixture, or compile the programs, again; their tests go to one worker instead.
+ONE_WORKER = ("test_cli_commands.py", "test_cli_pictures.py", "test_docs.py", "test_pages_browser.py",
+              "test_pictures.py", "test_stopping.py", "test_determinism.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+  """xdist's ``load`` (what ``-n`` gives), with the tests of each module in ``ONE_WORKER`` kept together.
+
+  The other tests are shared out one by one, as ``load`` does; a ``--dist`` asked for is left alone.
+  """
+  if config.getvalue("dist") != "load":
+    return None
+  from xdist.scheduler import LoadScopeScheduling
+
+  class Scheduler(LoadScopeScheduling):
+    def _split_scope(self, nodeid):
+      module = nodeid.split("::", 1)[0]
+      return module if module.endswith(ONE_WORKER) else nodeid
+
+  return Scheduler(config, log)
 
 
 @pytest.fixture(autouse=True)
