@@ -32,7 +32,7 @@ if [ "$DRY" = 1 ]; then
 else
   # The tests that exercise the compiled paths; the whole suite's many small compiles could
   # take the five minutes by themselves on a GPU.
-  TESTS=(tests/test_worked_example.py tests/test_train.py tests/test_autodiff.py tests/test_errors.py)
+  TESTS=(tests/test_worked_example.py tests/test_train.py tests/test_gradients.py tests/test_optimizers.py tests/test_input_errors.py)
   SINGLE=(--rounds 3)
   # NumPy's baseline takes minutes at n = 100,000 and says nothing about the GPU; the C loop
   # runs on the host's cores.

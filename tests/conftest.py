@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests that need float64 turn it on for themselves only."""
+"""Shared fixtures, and how pytest-xdist shares out the tests. Tests that need float64 turn it on for
+themselves only."""
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +7,31 @@ import numpy as np
 import pytest
 
 import jbp
+
+# Modules whose tests share an expensive module-scoped fixture (a batch of command lines run in one
+# subprocess, the strict docs build, a browser, a whole ensemble run, explain records) or compile the same
+# programs (determinism). Under xdist's load balancing each worker that runs one of their tests would
+# make the fixture, or compile the programs, again; their tests go to one worker instead.
+ONE_WORKER = ("test_cli_commands.py", "test_cli_pictures.py", "test_docs.py", "test_pages_browser.py",
+              "test_pictures.py", "test_stopping.py", "test_determinism.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+  """xdist's ``load`` (what ``-n`` gives), with the tests of each module in ``ONE_WORKER`` kept together.
+
+  The other tests are shared out one by one, as ``load`` does; a ``--dist`` asked for is left alone.
+  """
+  if config.getvalue("dist") != "load":
+    return None
+  from xdist.scheduler import LoadScopeScheduling
+
+  class Scheduler(LoadScopeScheduling):
+    def _split_scope(self, nodeid):
+      module = nodeid.split("::", 1)[0]
+      return module if module.endswith(ONE_WORKER) else nodeid
+
+  return Scheduler(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +80,12 @@ def random_data(seed, xs, ys, dtype=jnp.float64):
   """Inputs ~ N(0, 1) of shape xs and targets ~ U[0, 1) of shape ys, from NumPy."""
   rng = np.random.default_rng(seed)
   return jnp.asarray(rng.standard_normal(xs), dtype), jnp.asarray(rng.uniform(size=ys), dtype)
+
+
+def assert_trees_close(a, b, tol=1e-12):
+  """The leaves of two pytrees: as many, of the same shapes, equal to ``tol`` (relative and absolute)."""
+  la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+  assert len(la) == len(lb)
+  for u, v in zip(la, lb):
+    assert jnp.shape(u) == jnp.shape(v)
+    np.testing.assert_allclose(u, v, rtol=tol, atol=tol)

@@ -1,4 +1,5 @@
-"""The benchmark scripts run: the single-run suite in its quick mode, and gpu.sh in its CPU dry mode.
+"""The benchmark scripts run: the single-run, population, depth and calls suites in their quick modes,
+and gpu.sh in its CPU dry mode.
 
 No timing is asserted here; these check that the scripts work, that every row of the
 suite computes the same final error as jbp.train, and that results are never silently
@@ -104,3 +105,31 @@ def test_calls_quick_times_every_row(tmp_path):
   assert {"trivial jit", "jbp.train", "jbp.forward", "jbp.loss", "jbp.backprop"} <= set(rows)
   assert all(row["median_s"] > 0 for row in rows.values())
   assert "| jbp.train |" in r.stdout
+
+
+def test_population_quick_rows_agree_and_never_overwrite(tmp_path):
+  out = tmp_path / "bench.json"
+  env = dict(os.environ, PYTHONPATH=str(ROOT))
+  proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
+                         str(out)], capture_output=True, text=True, env=env, timeout=300)
+  assert proc.returncode == 0, proc.stderr
+  assert "| train_many |" in proc.stdout
+  import json
+  rows = json.loads(out.read_text())["rows"]
+  methods = {"train_many", "jit(vmap(train))", "numpy"}
+  assert {r["method"] for r in rows} in (methods, methods | {"C SIMD"})  # C SIMD needs cc and AVX2
+  assert ("C SIMD" in {r["method"] for r in rows}) == ("C SIMD left out" not in proc.stdout)
+  finals = {r["method"]: r["mean_final_loss"] for r in rows if r["n"] == 100}
+  assert max(finals.values()) - min(finals.values()) < 1e-3 * max(finals.values())  # the same training
+  assert all(r["network_steps_per_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
+  # The results file is never replaced without --force; --methods picks the rows.
+  again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
+                          str(out), "--methods", "train_many"], capture_output=True, text=True, env=env,
+                         timeout=300)
+  assert again.returncode == 2 and "exists" in again.stderr
+  assert json.loads(out.read_text())["rows"] == rows
+  forced = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
+                           str(out), "--methods", "train_many", "--force"], capture_output=True, text=True,
+                          env=env, timeout=300)
+  assert forced.returncode == 0, forced.stderr
+  assert {r["method"] for r in json.loads(out.read_text())["rows"]} == {"train_many"}

@@ -1,10 +1,12 @@
 """Repeated calls: the checks that read only shapes, dtypes and options run once a signature
-(``jbp/_calls.py``), the checks of values every call, and the results do not change."""
+(``jbp/_calls.py``), the checks of values every call, and the results do not change; a first call
+under jit leaves nothing traced behind."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_trees_close
 
 import jbp
 from jbp import _calls, _checks
@@ -138,3 +140,34 @@ def test_a_cached_signature_still_refuses_a_learning_rate_past_the_dtype():
   message = r"learning_rate: expected a positive number finite in float32, got 1e\+39"
   with pytest.raises(ValueError, match=message):
     jbp.train(ex.params, ex.inputs, ex.targets, steps=2, learning_rate=1e39)
+
+
+def test_repeated_calls_are_still_checked(ex64):
+  run = lambda **kw: jbp.train(ex64.params, kw.pop("x", ex64.inputs), ex64.targets,  # noqa: E731
+                               **{"steps": 4, "learning_rate": 0.5, **kw})
+  run()
+  for kw, err, match in [
+      (dict(learning_rate=-0.5), ValueError, "learning_rate: expected a positive"),
+      (dict(learning_rate=float("nan")), ValueError, "learning_rate"),
+      (dict(steps=True), TypeError, "steps: expected an integer"),
+      (dict(steps=4.0), TypeError, "steps: expected an integer"),
+      (dict(record_every=3), ValueError, "record_every: expected a divisor"),
+      (dict(update="backwards"), ValueError, "update: expected one of"),
+      (dict(form="diagonal"), ValueError, "form: expected one of"),
+      (dict(x=jnp.ones(3)), ValueError, "x: expected shape"),
+      (dict(x=[1.0, "a"]), TypeError, "x: expected an array of real numbers"),
+  ]:
+    with pytest.raises(err, match=match):
+      run(**kw)
+  # A learning rate given as a 0-d array or a NumPy scalar trains as the Python float does.
+  for lr in (jnp.asarray(0.5), np.float64(0.5)):
+    np.testing.assert_array_equal(run(learning_rate=lr)[1], run()[1])
+
+
+def test_a_first_call_under_jit_leaves_nothing_traced_behind(ex64):
+  def run(p):
+    return jbp.train(p, ex64.inputs, ex64.targets, steps=4, learning_rate=0.4321, record_every=2)
+
+  inside = jax.jit(run)(ex64.params)  # the first call with this rate, under an outer jit
+  outside = run(ex64.params)  # would raise UnexpectedTracerError if a tracer had been kept
+  assert_trees_close(inside, outside)

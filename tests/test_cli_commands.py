@@ -9,47 +9,14 @@ traceback and fail the test. A few cases (exit statuses, Ctrl-C) run as their ow
 import json
 import os
 import re
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from cli_support import ENV, error_line
+from cli_support import MY_CSV, assert_one_line_error, jbp_cli, run_batch
 
 import jbp
-
-RUNNER = r"""
-import contextlib, io, json, sys, time
-from jbp.cli import main
-results = []
-for argv in json.load(sys.stdin):
-  out, err = io.StringIO(), io.StringIO()
-  t0 = time.perf_counter()
-  with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-    try:
-      rc = main(argv)
-    except SystemExit as e:  # --help
-      rc = e.code
-  results.append({"argv": argv, "rc": rc, "out": out.getvalue(), "err": err.getvalue(),
-                  "seconds": round(time.perf_counter() - t0, 3)})
-print(json.dumps(results))
-"""
-
-MY_CSV = "a,b,out\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
-
-
-def jbp_cli(*args, cwd, timeout=300):
-  return subprocess.run([sys.executable, "-m", "jbp", *args], capture_output=True, text=True,
-                        timeout=timeout, env=ENV, cwd=cwd)
-
-
-def run_batch(argvs, cwd):
-  r = subprocess.run([sys.executable, "-c", RUNNER], input=json.dumps(argvs), capture_output=True,
-                     text=True, timeout=600, env=ENV, cwd=cwd)
-  assert r.returncode == 0, r.stderr[-3000:]
-  return r.stdout and json.loads(r.stdout.splitlines()[-1])
 
 
 def help_examples(text):
@@ -57,8 +24,6 @@ def help_examples(text):
   return [line.split()[1:] for line in text.splitlines() if line.startswith("  jbp ")]
 
 
-def assert_one_line_error(res):
-  return error_line(res["rc"], res["err"])  # one line, in the one format
 
 
 def math_balanced(md):
@@ -179,7 +144,7 @@ def test_explain_formats_and_options(batch, x64):
   assert "Step 2: the params after 1 step." in ex_runs["explain --step 2"]["out"]
 
 
-def test_train_options(batch):
+def test_train_options_reach_the_run_and_its_summary(batch):
   g, ex_runs, d = batch["good"], batch["examples"], batch["dir"]
   mom = json.loads(g["momentum"]["out"])
   assert mom["optimizer"] == "momentum" and mom["loss_final"] < mom["loss_initial"]
@@ -194,7 +159,7 @@ def test_train_options(batch):
   assert (d / "run1.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_csv_round_trip(batch, x64):
+def test_train_on_a_csv_saves_the_params_and_losses_the_library_computes(batch, x64):
   d = batch["dir"] / "run2"
   summary = json.loads((d / "summary.json").read_text())
   with np.load(d / "params.npz", allow_pickle=False) as z:
@@ -216,7 +181,7 @@ def test_csv_round_trip(batch, x64):
   assert summary["data"] == "my.csv" and summary["sizes"] == [2, 4, 1]
 
 
-def test_ensemble(batch, x64):
+def test_ensemble_saves_what_summarize_and_train_compute(batch, x64):
   from jbp.cli import ENSEMBLE_EXAMPLES, build_parser
 
   for argv in help_examples(ENSEMBLE_EXAMPLES):  # the help's examples parse (they run for seconds)

@@ -150,12 +150,6 @@ def test_a_plot_inside_the_out_folder_is_part_of_the_run(here):
 # --- 2. plotting after the Quick start install ----------------------------------------------------------
 
 
-def test_the_quick_start_installs_what_the_readme_commands_need():
-  text = open(README).read()
-  quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-  first_install = re.search(r"pip install (\S+)", quick).group(1).strip("'\"")
-  assert "plot" in first_install, first_install  # the README's commands draw figures with --plot
-  assert "--plot" in text
 
 
 def test_plot_without_matplotlib_fails_first_and_says_how_to_install(here, no_training, monkeypatch):
@@ -232,32 +226,6 @@ def test_params_npz_names_layers_as_explain_does(here):
   assert "w1, b1" in readme and "params[0]" in readme  # and README says so
 
 
-def test_cli_defaults_agree_with_the_library_or_say_why():
-  import inspect
-
-  from jbp.cli import build_parser
-
-  sub = {a.dest: a for a in build_parser()._actions if a.dest == "command"}["command"].choices
-  api = {  # flag: (the library function, its argument)
-      "--activation": (jbp.train, "activation"), "--update": (jbp.train, "update"),
-      "--trainable": (jbp.train, "trainable"), "--init": (jbp.init_params, "method"),
-      "--learning-rate": (jbp.train, "learning_rate"), "--steps": (jbp.train, "steps"),
-      "--record-every": (jbp.train, "record_every"),
-  }
-  checked = 0
-  for command in ("train", "ensemble"):
-    actions = {s: a for a in sub[command]._actions for s in a.option_strings}
-    for flag, (fn, name) in api.items():
-      action = actions[flag]
-      param = inspect.signature(fn).parameters[name]
-      library = None if param.default is inspect.Parameter.empty else param.default
-      cli = action.default
-      if command == "ensemble" and flag == "--learning-rate":
-        continue  # ensemble's rates come from --learning-rates (default 0.5), checked with train's
-      if cli != library:
-        assert f"jbp.{fn.__name__}" in action.help, (command, flag, action.help)
-        checked += 1
-  assert checked >= 4  # init, learning rate, steps and record_every differ, each with a reason
 
 
 def test_a_data_set_reports_the_mean_loss_and_the_accuracy_of_its_classes(here):
@@ -275,3 +243,25 @@ def test_a_data_set_reports_the_mean_loss_and_the_accuracy_of_its_classes(here):
   # One example whose targets are no classes (0.01, 0.99): neither line.
   rc, out, err = run_cli(["train", "--steps", "10", "--no-progress"])
   assert rc == 0 and "per example" not in out and "accuracy" not in out
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--steps", "{steps}", "--no-progress", "--out", "{dir}"],
+    ["explain", "--step", "{steps}", "--out", "{dir}.txt"],
+])
+def test_an_out_given_twice_is_refused_and_force_replaces_every_file(tmp_path, command):
+  def argv(steps, *extra):
+    return [a.format(steps=steps, dir=tmp_path / "run") for a in command] + list(extra)
+
+  rc, out, err = run_cli(argv(2))
+  assert rc == 0, err
+  first = snapshot(tmp_path)
+  assert first and all(v for v in first.values() if v is not None)
+  rc, out, err = run_cli(argv(3))
+  assert "(or --force to replace" in error_line(rc, err)
+  assert snapshot(tmp_path) == first  # the first results, untouched
+  rc, out, err = run_cli(argv(3, "--force"))
+  assert rc == 0, err
+  second = snapshot(tmp_path)
+  assert second.keys() == first.keys()
+  assert all(first[k] != second[k] for k in first if first[k] is not None)  # 3 steps, not 2: all replaced

@@ -1,9 +1,6 @@
 """Populations: jbp.init_many, jbp.train_many, jbp.sweep and jbp.summarize."""
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -245,32 +242,6 @@ def test_bad_input_is_refused_before_compiling(pop, call, match):
     call(pop)
 
 
-def test_the_benchmark_runs_in_quick_mode(tmp_path):
-  out = tmp_path / "bench.json"
-  env = dict(os.environ, PYTHONPATH=str(ROOT))
-  proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
-                         str(out)], capture_output=True, text=True, env=env, timeout=300)
-  assert proc.returncode == 0, proc.stderr
-  assert "| train_many |" in proc.stdout
-  import json
-  rows = json.loads(out.read_text())["rows"]
-  methods = {"train_many", "jit(vmap(train))", "numpy"}
-  assert {r["method"] for r in rows} in (methods, methods | {"C SIMD"})  # C SIMD needs cc and AVX2
-  assert ("C SIMD" in {r["method"] for r in rows}) == ("C SIMD left out" not in proc.stdout)
-  finals = {r["method"]: r["mean_final_loss"] for r in rows if r["n"] == 100}
-  assert max(finals.values()) - min(finals.values()) < 1e-3 * max(finals.values())  # the same training
-  assert all(r["network_steps_per_s"] > 0 and r["peak_rss_mib"] > 0 for r in rows)
-  # The results file is never replaced without --force; --methods picks the rows.
-  again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
-                          str(out), "--methods", "train_many"], capture_output=True, text=True, env=env,
-                         timeout=300)
-  assert again.returncode == 2 and "exists" in again.stderr
-  assert json.loads(out.read_text())["rows"] == rows
-  forced = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "population.py"), "--quick", "--json",
-                           str(out), "--methods", "train_many", "--force"], capture_output=True, text=True,
-                          env=env, timeout=300)
-  assert forced.returncode == 0, forced.stderr
-  assert {r["method"] for r in json.loads(out.read_text())["rows"]} == {"train_many"}
 
 
 def test_auto_form_unrolls_small_networks_on_cpus_only():

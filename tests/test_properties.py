@@ -14,7 +14,7 @@ properties:
 3. A member of ``jax.vmap(train)`` equals its own single run (same tolerances).
 4. The loss history is finite and non-negative for a bounded learning rate on bounded data
    (checked inside property 2); where a rate makes it blow up, ``jbp.train_many`` reports the
-   member as diverged (tests/test_reliability.py).
+   member as diverged (tests/test_population.py).
 
 Examples are bounded (hypothesis ``max_examples``) and derandomized so that CI runs the same
 cases every time and finishes within its time budget.

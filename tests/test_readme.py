@@ -1,4 +1,5 @@
-"""Every Python code block in README.md runs, so README cannot rot.
+"""README.md cannot rot: every Python code block and `jbp` command in it runs and prints what it says,
+and its Quick start installs what its commands need.
 
 The blocks are run in order in one fresh process (later blocks may use names from earlier
 ones), as a reader pasting them into a Python session would. Printed comments of the form
@@ -103,3 +104,11 @@ def test_readme_sample_output_is_what_the_command_prints():
         i += 1
       assert i < len(printed), f"README shows {line!r} for `{command}`, which does not print it (in order)"
       i += 1
+
+
+def test_the_quick_start_installs_what_the_readme_commands_need():
+  text = open(README).read()
+  quick = text.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+  first_install = re.search(r"pip install (\S+)", quick).group(1).strip("'\"")
+  assert "plot" in first_install, first_install  # the README's commands draw figures with --plot
+  assert "--plot" in text

@@ -10,6 +10,9 @@ What every stop must show: exit status 130 (SIGINT) or 143 (SIGTERM), never a ne
 traceback and no "Exception ignored"; a last line on stderr that says truthfully what is on disk;
 every saved run loadable; no temporaries left. A run killed with SIGKILL keeps its last checkpoint,
 and ``--resume`` continues it to the params and losses of one uninterrupted run, bit for bit.
+
+The signal cases of the hostile-input sweep (``SIGNAL_CASES``, 3: SIGTERM to ensemble, SIGINT to train
+without --out, SIGTERM to train with --plot) are here; test_input_errors.py counts them with the others.
 """
 
 import json
@@ -297,3 +300,37 @@ def test_stress_a_signal_at_sixteen_moments_never_crashes_and_tells_the_truth(tm
     print(f"{command} {sig.name} at {moment} s: exit {rc}, answered in {answered:.2f} s, {kinds[-1]}")
   # Which moments find training under way depends on the machine's load (four runs at once here); a stop
   # after a chunk keeps it: test_sigint_after_a_chunk_saves_the_state_after_exactly_that_many_steps.
+
+
+def stop_after_a_chunk(argv, cwd, sig):
+  """Starts ``jbp``, sends ``sig`` once a chunk is done (the process's trace says so); returns (exit
+  status, stderr's last line)."""
+  proc = Proc(argv, cwd)
+  assert proc.wait_for(r"chunk \d+"), proc.events()
+  rc, _, err = proc.stop(sig)
+  os.unlink(proc.trace)
+  return rc, last_line(err)
+
+
+SIGNAL_CASES = [
+    ("SIGTERM to ensemble", ["ensemble", "--n", "100", "--steps", "50000000", "--out", "ens"], signal.SIGTERM,
+     r"jbp ensemble: interrupted after (\d+) of 50000000 steps; the members' params and losses after \1 "
+     r"steps are saved in ens \(summary.json says \"interrupted\": true\); continue with: jbp ensemble "
+     r"--resume ens", ["ens"]),
+    ("SIGINT to train without --out", ["train", "--steps", "100000000"], signal.SIGINT,
+     r"jbp train: interrupted after \d+ of 100000000 steps \(E = .*\); nothing saved \(no --out or --plot\)",
+     []),
+    ("SIGTERM to train with --plot", ["train", "--steps", "100000000", "--plot", "loss.png"], signal.SIGTERM,
+     r"jbp train: interrupted after (\d+) of 100000000 steps \(E = .*\); the figure of the first \1 steps is "
+     r"saved in loss.png", ["loss.png"]),
+]
+
+
+@pytest.mark.parametrize("argv, sig, message, left", [c[1:] for c in SIGNAL_CASES],
+                         ids=[c[0] for c in SIGNAL_CASES])
+def test_a_signal_exits_128_plus_its_number_and_the_last_line_says_what_is_saved(tmp_path, argv, sig, message,
+                                                                                  left):
+  rc, last = stop_after_a_chunk(argv, tmp_path, sig)
+  assert rc == 128 + sig  # 130 for SIGINT, 143 for SIGTERM
+  assert re.fullmatch(message, last), last
+  assert sorted(os.listdir(tmp_path)) == left  # the run so far, whole, and no temporaries

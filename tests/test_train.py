@@ -1,15 +1,26 @@
-"""jbp.train: the compiled loop, its recording, vmap, freezing, optimizers, recompilation."""
+"""jbp.train: the compiled loop, its recording, its two forms and unrolling, vmap, freezing, recompilation.
+
+Tolerances: float64, the same quantities computed in another order (a Python loop, unrolled sums or
+matrix products), so they agree to rounding; 1e-12 (relative plus absolute) leaves hundreds of ulps of
+room after tens of steps.
+"""
 
 import logging
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
-from conftest import random_params
+from conftest import assert_trees_close, random_data, random_params
 
 import jbp
+from jbp import _options, _population, _train
+
+
+def data(seed, sizes, batch):
+  xs = (sizes[0],) if batch is None else (batch, sizes[0])
+  ys = (sizes[-1],) if batch is None else (batch, sizes[-1])
+  return random_data(seed, xs, ys)
 
 
 def run(ex, **kw):
@@ -127,18 +138,6 @@ def test_biases_are_frozen_by_default_and_train_when_asked(ex64):
     assert not np.array_equal(p[1].w, ex64.params[1].w)
 
 
-@pytest.mark.standard_dtype_promotion
-def test_any_optax_optimizer(ex64):
-  opt = optax.adam(0.05)
-  p, losses = jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=200, optimizer=opt)
-  assert float(losses[-1]) < 1e-3 < float(losses[0])
-  assert float(p[0].b) == 0.35  # frozen: optax.multi_transform gives it no update
-  # optax.sgd through the optimizer path equals the learning-rate path.
-  _, a = jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=50, optimizer=optax.sgd(0.5))
-  _, b = run(ex64, steps=50)
-  np.testing.assert_allclose(a, b, rtol=1e-13)
-
-
 def test_a_second_call_compiles_nothing(ex64, caplog):
   run(ex64, steps=40, record_every=4)  # compile once
   with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
@@ -182,3 +181,68 @@ def test_init_params_shapes_keys_and_methods():
   assert not np.array_equal(u[0].w, u[1].w)
   np.testing.assert_array_equal(jbp.init_params(key, (3, 5, 2))[1].w, p[1].w)  # deterministic
   assert jbp.init_params(jax.random.PRNGKey(0), (2, 2))[0].w.shape == (2, 2)
+
+
+@pytest.mark.parametrize("update", jbp.UPDATES)
+@pytest.mark.parametrize("steps, record_every", [(21, 7), (3, 1)])
+def test_the_two_forms_train_alike(x64, update, steps, record_every):
+  params = random_params(5, (3, 4, 2), shared_bias=False, scale=0.7)
+  x, y = data(2, (3, 4, 2), 4)
+  for trainable in ["weights", (jbp.Layer(w=True, b=True), jbp.Layer(w=False, b=True))]:
+    kw = dict(steps=steps, learning_rate=0.4, record_every=record_every, update=update, trainable=trainable)
+    unrolled = jbp.train(params, x, y, form="unrolled", **kw)
+    assert unrolled[1].shape == (steps // record_every + 1,)
+    assert_trees_close(unrolled, jbp.train(params, x, y, form="matmul", **kw))
+
+
+@pytest.mark.parametrize("update", jbp.UPDATES)
+def test_unrolling_the_loop_changes_no_number(ex64, update):
+  kw = dict(steps=21, learning_rate=0.5, record_every=7, update=update)  # 7 steps a record: 4 + 3
+  want = jbp.train(ex64.params, ex64.inputs, ex64.targets, **kw)
+  assert_trees_close(jbp.train(ex64.params, ex64.inputs, ex64.targets, unroll=4, **kw), want)
+  pop = jbp.init_many(jax.random.key(2), 3, (2, 2, 2), dtype=jnp.float64)
+  a, b = (jbp.train_many(pop, ex64.inputs, ex64.targets, unroll=u, **kw) for u in (1, 4))
+  assert_trees_close(a, b)
+
+
+def lowered_lines(fn, *args, **kw):
+  return len(fn.lower(*args, **kw).as_text().splitlines())
+
+
+def test_one_compiled_loop_whatever_the_number_of_steps(ex64):
+  """The lowered program is the same size for 10 and 10,000 steps: no step is unrolled in Python.
+
+  Lowering needs no backend-specific compiler, so this holds on CPU, GPU and TPU alike.
+  """
+  ex = ex64
+  sizes = {}
+  for steps in (10, 10_000):
+    for update in jbp.UPDATES:
+      opts, values, _ = _options.make_options(
+          ex.params, ex.inputs, ex.targets, steps=steps, learning_rate=0.5, update=update,
+          record_every=steps // 10, activation="sigmoid", optimizer=None, trainable="weights",
+          reduction="sum", form="unrolled")
+      sizes[("train", update, steps)] = lowered_lines(_train.train_program, ex.params, ex.inputs,
+                                                      ex.targets, values, opts)
+    pop = jbp.init_many(jax.random.key(0), 8, (2, 2, 2), dtype=jnp.float64)
+    opts, values, _ = _options.make_options(
+        pop, ex.inputs, ex.targets, steps=steps, learning_rate=0.5, update="sequential",
+        record_every=steps // 10, activation="sigmoid", optimizer=None, trainable="weights",
+        reduction="sum", form="unrolled", sizes=(2, 2, 2), watch=True)
+    mesh = _population._mesh(None)
+    sizes[("train_many", steps)] = lowered_lines(
+        _population._train_many, pop, ex.inputs, ex.targets, tuple(jnp.asarray(v) for v in values),
+        opts=opts, axes=(None,), mesh=mesh, block=4)  # 8 members in blocks of 4: the block loop too
+  for key in [("train", u) for u in jbp.UPDATES] + [("train_many",)]:
+    assert sizes[key + (10,)] == sizes[key + (10_000,)], sizes
+  # The check can fail: a loop unrolled in Python grows with the steps.
+  unrolled = lambda n: jax.jit(lambda w: [w := jnp.sin(w) for _ in range(n)][-1])
+  assert lowered_lines(unrolled(10), 1.0) < lowered_lines(unrolled(20), 1.0)
+
+
+def test_nothing_trainable_leaves_params_as_they_are(ex64):
+  frozen = (jbp.Layer(w=False, b=False),) * 2
+  p, losses = jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=6, learning_rate=0.5,
+                        trainable=frozen, record_every=2)
+  assert_trees_close(p, ex64.params, 0)
+  np.testing.assert_array_equal(losses, np.full(4, float(losses[0])))

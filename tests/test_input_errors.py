@@ -1,25 +1,20 @@
-"""A hostile-input sweep: bad flags, files, arrays, dtypes, shapes and signals, each refused cleanly.
+"""The library's bad input: a clear error naming the argument, what was expected and what was given,
+raised eagerly before anything is compiled, and nothing written.
 
-Every case states the exit status (command line) or the exception (library) and the message, and
-each runs in a folder of its own whose contents must be the same afterwards, hidden files
-included: nothing half-written, no temporaries, no empty run folder. Command-line errors must also
-be one line in the one format, ``jbp <subcommand>: error: <flag>: expected ..., got ...``.
-
-The command-line cases run ``jbp.cli.main`` in this process; the signal cases send a real SIGINT or
-SIGTERM to a ``jbp`` process. The count, 40 at least, is checked by
-``test_the_sweep_has_forty_distinct_cases``: there are 121, 62 on the command line (flags, data files,
-outputs, a missing matplotlib, a population past the machine's memory), 56 in the library (arrays,
+The hostile-input sweep, in three parts, one parametrized list each: ``LIB_CASES`` here (56: arrays,
 dtypes, shapes, counts past int32, non-finite params, learning rates past the dtype, traced values,
-params and CSV files) and 3 signals. Besides them,
-4 library inputs that were once refused with a raw error or trained wrongly now work, each giving the
-numbers of what it stands for (``ACCEPTED``, one test each).
+params and CSV files), ``CLI_CASES`` in test_cli_input_errors.py (60, and 2 tests of their own: a
+missing matplotlib and a plot where nothing can be created, 62 on the command line: flags, data files,
+outputs, a population past the machine's memory) and ``SIGNAL_CASES`` in test_stopping.py (3). Every
+case states the exception (library) or the exit status (command line) and the message, and each runs
+in a folder of its own whose contents must be the same afterwards, hidden files included. The count,
+121 and 40 at least, is checked by ``test_the_sweep_has_forty_distinct_cases``. Besides them, 4 library
+inputs that were once refused with a raw error or trained wrongly now work, each giving the numbers of
+what it stands for (``ACCEPTED``, one test each, here).
 """
 
 import functools
 import json
-import os
-import re
-import signal
 import subprocess
 import sys
 
@@ -28,210 +23,189 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from cli_support import ENV, error_line, run_cli, snapshot
+from cli_support import ENV, snapshot
 
 import jbp
 
-GOOD_CSV = "a,b,out\n0,0,0\n0,1,1\n1,0,1\n1,1,0\n"
-FILES = {  # what a case's folder may hold before the command runs
-    "good.csv": GOOD_CSV,
-    "empty.csv": "",
-    "header.csv": "a,b,out\n",
-    "text.csv": "a,b,out\n0,x,1\n",
-    "nan.csv": "a,b,out\n0,nan,1\n",
-    "inf.csv": "a,b,out\n0,1,-inf\n",
-    "ragged.csv": "a,b,out\n0,1\n",
-    "blank_cell.csv": "a,b,out\n0,,1\n",
-    "latin1.csv": b"a,b,out\n\xe9,1,0\n",
-    "big.csv": "a,b,out\n" + "0,1,1\n" * 17,
-    "afile": "a file the user saved",
-    "loss.png": b"\x89PNG the user's figure",
-    "step.txt": "the user's text",
-}
-DIRS = {  # folders a case may start with, and their files
-    "adir": {},
-    "mine": {"notes.txt": "the user's notes"},
-    "run": {"params.npz": b"old", "losses.npz": b"old", "summary.json": "{}"},
-}
-
-T = ["train", "--no-progress", "--steps", "5"]
-E = ["ensemble", "--no-progress", "--steps", "5", "--n", "2"]
-
-# (id, argv, exit status, what the error line must match after "error: "); files come from FILES/DIRS.
-CLI_CASES = [
-    # flags
-    ("steps zero", T + ["--steps", "0"], 2, r"--steps: expected an integer >= 1, got 0"),
-    ("steps text", T + ["--steps", "many"], 2, r"--steps: expected an integer >= 1, got 'many'"),
-    ("steps float", T + ["--steps", "1e3"], 2, r"--steps: expected an integer >= 1, got '1e3'"),
-    ("steps missing value", ["train", "--steps"], 2, r"--steps: expected a value, got none"),
-    ("steps abbreviated", ["train", "--step", "5"], 2, r"--step: expected an option listed by jbp train"),
-    ("lr negative", T + ["--learning-rate", "-1"], 2, r"--learning-rate: expected a positive finite number, "
-                                                       r"got -1"),
-    ("lr infinite", T + ["--lr", "inf"], 2, r"--lr: expected a positive finite number, got inf"),
-    ("lr text", T + ["--lr", "fast"], 2, r"--lr: expected a positive finite number, got 'fast'"),
-    ("sizes text", T + ["--sizes", "2,x"], 2, r"--sizes: expected two or more positive integers"),
-    ("sizes one layer", T + ["--sizes", "2"], 2, r"--sizes: expected two or more positive integers"),
-    ("sizes zero", T + ["--sizes", "2,0,2"], 2, r"--sizes: expected two or more positive integers"),
-    ("sizes mismatch", T + ["--sizes", "3,2,2"], 2,
-     r"--sizes: expected sizes that start with 2 inputs and end with 2 targets for --data worked, got 3,2,2"),
-    ("seed past 64 bits", T + ["--seed", str(2**63)], 2, r"--seed: expected an integer from -2\*\*63"),
-    ("steps past 2**53", T + ["--steps", str(2**63 - 1), "--record-every", str(2**63 - 1)], 2,
-     r"--steps: expected an integer from 1 to 2\*\*53 = 9007199254740992, got 9223372036854775807"),
-    ("optimizer unknown", T + ["--optimizer", "rmsprop"], 2,
-     r"--optimizer: expected one of sgd, momentum, adam, got 'rmsprop'"),
-    ("momentum too big", T + ["--optimizer", "momentum", "--momentum", "1.5"], 2,
-     r"--momentum: expected a number from 0 up to \(not including\) 1, got 1.5"),
-    ("adam sequential", T + ["--optimizer", "adam", "--update", "sequential"], 2,
-     r"--update: expected simultaneous with --optimizer adam"),
-    ("both precisions", T + ["--float32", "--float64"], 2, r"--float64: expected at most one of"),
-    ("unknown flag", T + ["--bogus"], 2, r"--bogus: expected an option listed by jbp train --help"),
-    ("stray argument", T + ["extra"], 2, r"extra: expected an option listed by jbp train --help, got an "
-                                         r"unexpected argument"),
-    ("empty argument", T + [""], 2, r"'': expected an option listed by jbp train --help"),
-    ("unknown command", ["fly"], 2, r"COMMAND: expected one of explain, train, ensemble, got 'fly'"),
-    ("activation unknown", T + ["--activation", "swish"], 2, r"--activation: expected one of sigmoid, tanh"),
-    ("init unknown", T + ["--init", "normal"], 2, r"--init: expected one of uniform, glorot, got 'normal'"),
-    # data files
-    ("csv missing", T + ["--data", "nope.csv", "--inputs", "a", "--targets", "out"], 2,
-     r"--data: expected a readable CSV file, got nope.csv: No such file"),
-    ("csv empty", T + ["--data", "empty.csv", "--inputs", "a", "--targets", "out"], 2,
-     r"--data: expected a header row naming the columns, got an empty file empty.csv"),
-    ("csv header only", T + ["--data", "header.csv", "--inputs", "a", "--targets", "out"], 2,
-     r"--data: expected rows of data below the header of header.csv, got none"),
-    ("csv text", T + ["--data", "text.csv", "--inputs", "a,b", "--targets", "out"], 2,
-     r"--data: expected a number in text.csv line 2, column 'b', got 'x'"),
-    ("csv nan", T + ["--data", "nan.csv", "--inputs", "a,b", "--targets", "out"], 2,
-     r"--data: expected a finite number in nan.csv line 2, column 'b', got 'nan'"),
-    ("csv inf", T + ["--data", "inf.csv", "--inputs", "a,b", "--targets", "out"], 2,
-     r"--data: expected a finite number in inf.csv line 2, column 'out', got '-inf'"),
-    ("csv ragged", T + ["--data", "ragged.csv", "--inputs", "a,b", "--targets", "out"], 2,
-     r"--data: expected 3 fields as in the header on ragged.csv line 2, got 2"),
-    ("csv blank cell", T + ["--data", "blank_cell.csv", "--inputs", "a,b", "--targets", "out"], 2,
-     r"--data: expected a number in blank_cell.csv line 2, column 'b', got an empty cell"),
-    ("csv not utf-8", T + ["--data", "latin1.csv", "--inputs", "a,b", "--targets", "out"], 2,
-     r"--data: expected a UTF-8 CSV file, got latin1.csv"),
-    ("csv is a folder", T + ["--data", "adir", "--inputs", "a", "--targets", "out"], 2,
-     r"--data: expected a readable CSV file, got adir: Is a directory"),
-    ("csv unknown column", T + ["--data", "good.csv", "--inputs", "a,c", "--targets", "out"], 2,
-     r"--inputs: expected columns of good.csv \('a', 'b', 'out'\), got 'c', which it lacks"),
-    ("csv no inputs", T + ["--data", "good.csv", "--targets", "out"], 2,
-     r"--inputs: expected the input columns of good.csv, comma-separated, got none"),
-    ("csv repeated column", T + ["--data", "good.csv", "--inputs", "a,a", "--targets", "out"], 2,
-     r"--inputs: expected distinct column names, got \['a', 'a'\]"),
-    ("csv target is an input", T + ["--data", "good.csv", "--inputs", "a,b", "--targets", "a"], 2,
-     r"--targets: expected columns other than the inputs, got \['a'\] in both"),
-    ("columns without a csv", T + ["--inputs", "a"], 2, r"--inputs: expected CSV column names with --data"),
-    # outputs
-    ("out is a file", T + ["--out", "afile"], 2, r"--out: expected a folder, got afile, which is a file"),
-    ("out holds user files", T + ["--out", "mine", "--force"], 2,
-     r"--out: expected a new or empty folder, or one of an earlier run, got mine, which holds notes.txt"),
-    ("out earlier run", T + ["--out", "run"], 2, r"--out: expected a new or empty folder \(or --force to "
-                                                 r"replace the earlier run\), got run"),
-    ("out missing parent", T + ["--out", "a/b/run"], 2, r"--out: expected a path in an existing folder, got "
-                                                        r"a/b/run"),
-    ("out empty path", T + ["--out", ""], 2, r"--out: expected a path, got an empty one"),
-    ("plot is a folder", T + ["--plot", "adir"], 2,
-     r"--plot: expected a file name, got adir, which is a folder"),
-    ("plot missing folder", T + ["--plot", "nodir/p.png"], 2,
-     r"--plot: expected a path in an existing folder, got nodir/p.png"),
-    ("plot exists", T + ["--plot", "loss.png"], 2,
-     r"--plot: expected a new file \(or --force to replace it\), got loss.png, which exists"),
-    ("plot same as out", T + ["--out", "new", "--plot", "new"], 2, r"--plot: expected a path other than "
-                                                                   r"--out's, got new for both"),
-    ("explain out exists", ["explain", "--out", "step.txt"], 2, r"--out: expected a new file \(or --force"),
-    # explain and ensemble
-    ("explain too big", ["explain", "--sizes", "2,17,2"], 2,
-     r"--sizes: expected a network of at most 4 layers of at most 16 neurons"),
-    ("explain names", ["explain", "--names", "worked", "--sizes", "2,3,2"], 2,
-     r"--names: expected systematic \(or no --names\)"),
-    ("explain too many examples", ["explain", "--data", "big.csv", "--inputs", "a,b", "--targets", "out"], 2,
-     r"--data: expected at most 16 examples \(explain prints every example's terms\), got 17 in big.csv"),
-    ("explain format", ["explain", "--format", "latex"], 2, r"--format: expected one of .*, got 'latex'"),
-    ("ensemble rates", E + ["--learning-rates", "0.5,-1"], 2, r"--learning-rates: expected positive numbers"),
-    ("ensemble both rates", E + ["--learning-rate", "0.5", "--learning-rates", "1,2"], 2,
-     r"--learning-rates: expected either --learning-rate or --learning-rates, got both"),
-    ("ensemble threshold", E + ["--threshold", "0"], 2,
-     r"--threshold: expected a positive finite number, got 0"),
-    ("ensemble n zero", E + ["--n", "0"], 2, r"--n: expected an integer >= 1, got 0"),
-    ("data name a typo", T + ["--data", "xr"], 2,
-     r"--data: expected worked, xor or a CSV file, got 'xr', which is neither a dataset nor a file"),
-    ("out a symbolic link", T + ["--out", "link"], 2,
-     r"--out: expected a folder, got link, which is a symbolic link \(to adir\); give the folder itself"),
-    ("ensemble past memory", E + ["--n", str(10**12), "--out", "ens"], 2,
-     r"--n: expected a population that fits in memory: 1000000000000 members of 2-2-2 with 6 records need "
-     r"about \d+\.\d GiB, and this machine has \d+\.\d GiB available, got --n 1000000000000"),
-]
-LINKS = {"link": "adir"}  # symbolic links a case may start with
-
-
-def setup(folder):
-  for name, content in FILES.items():
-    with open(folder / name, "wb" if isinstance(content, bytes) else "w") as f:
-      f.write(content)
-  for name, target in LINKS.items():
-    os.symlink(target, folder / name)
-  for name, files in DIRS.items():
-    (folder / name).mkdir()
-    for f, content in files.items():
-      with open(folder / name / f, "wb" if isinstance(content, bytes) else "w") as g:
-        g.write(content)
-
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
-  setup(tmp_path)
-  monkeypatch.chdir(tmp_path)
-  return tmp_path
+def ex():
+  return jbp.worked_example()
 
 
-@pytest.mark.parametrize("argv, status, message", [c[1:] for c in CLI_CASES], ids=[c[0] for c in CLI_CASES])
-def test_command_line(folder, argv, status, message):
-  before = snapshot(folder)
-  rc, out, err = run_cli(argv)
-  assert rc == status
-  line = error_line(rc, err)
-  assert re.search(r": error: " + message, line), line
-  assert snapshot(folder) == before
+def train_worked(ex, **kw):
+  args = dict(x=ex.inputs, y=ex.targets, steps=10, learning_rate=0.5)
+  args.update(kw)
+  x, y = args.pop("x"), args.pop("y")
+  return jbp.train(args.pop("params", ex.params), x, y, **args)
 
 
-def test_plot_without_matplotlib(folder, monkeypatch):
-  for name in list(sys.modules):
-    if name == "matplotlib" or name.startswith("matplotlib."):
-      monkeypatch.delitem(sys.modules, name)
-  monkeypatch.setitem(sys.modules, "matplotlib", None)
-  before = snapshot(folder)
-  rc, out, err = run_cli(T + ["--out", "new", "--plot", "new.png"])
-  assert re.search(r"train: error: --plot: expected matplotlib to draw the figure, got none installed; "
-                   r"install it with: pip install 'jbp\[plot\]'", error_line(rc, err))
-  assert snapshot(folder) == before
+@pytest.mark.parametrize("kw, match", [
+    (dict(x=jnp.ones(3)), r"x: expected shape \(2,\) or \(batch, 2\).*got shape \(3,\)"),
+    (dict(x=jnp.ones((4, 3))), r"x: expected shape .* got shape \(4, 3\)"),
+    (dict(y=jnp.ones(3)), r"y: expected shape \(2,\) .* got shape \(3,\)"),
+    (dict(x=jnp.ones((4, 2))), r"y: expected shape \(4, 2\) .* got shape \(2,\)"),
+    (dict(steps=-5), r"steps: expected an integer >= 1, got -5"),
+    (dict(steps=2.5), r"steps: expected an integer >= 1, got float 2.5"),
+    (dict(steps=True), r"steps: expected an integer >= 1, got bool"),
+    (dict(record_every=0), r"record_every: expected an integer >= 1, got 0"),
+    (dict(record_every=3), r"record_every: expected a divisor of steps=10, got 3"),
+    (dict(record_every=1.0), r"record_every: expected an integer >= 1, got float"),
+    (dict(learning_rate=-0.1), r"learning_rate: expected a positive finite number, got -0.1"),
+    (dict(learning_rate=float("nan")), r"learning_rate: expected a positive finite number, got nan"),
+    (dict(learning_rate=float("inf")), r"learning_rate: expected a positive finite number, got inf"),
+    (dict(learning_rate=None), r"learning_rate: expected a positive finite number, got None"),
+    (dict(learning_rate=jnp.ones(3)), r"learning_rate: expected shape \(\), got shape \(3,\)"),
+    (dict(update="backwards"), r"update: expected one of \['simultaneous', 'sequential'\], got 'backwards'"),
+    (dict(activation="swish"), r"activation: expected one of .*sigmoid.* got 'swish'"),
+    (dict(activation=3), r"activation: expected one of .* got int 3"),
+    (dict(trainable="biases"), r"trainable: expected one of \['weights', 'all'\], got 'biases'"),
+    (dict(update="sequential", optimizer=optax.sgd(0.5), learning_rate=None),
+     r"optimizer: the sequential update order is defined for plain SGD only"),
+    (dict(optimizer=optax.adam(0.1)), r"learning_rate: expected None when optimizer is given"),
+    (dict(optimizer="adam", learning_rate=None),
+         r"optimizer: expected jbp.Optimizer\(factory, ...\) or an optax GradientTransformation"),
+    (dict(reduction="max"), r"reduction: expected one of \['sum', 'mean'\], got 'max'"),
+])
+def test_train_rejects(ex, kw, match):
+  with pytest.raises((ValueError, TypeError), match=match):
+    train_worked(ex, **kw)
 
 
-def test_a_file_name_with_math_markup_is_plotted_literally(folder):
-  """A name matplotlib would parse as math (``$\\foo{$``) once failed the whole run after training."""
-  name = "$\\foo{$.csv"
-  (folder / name).write_text(GOOD_CSV)
-  rc, out, err = run_cli(T + ["--data", name, "--inputs", "a,b", "--targets", "out", "--sizes", "2,2,1",
-                              "--plot", "p.png", "--out", "new"])
-  assert rc == 0, err
-  assert (folder / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-  assert (folder / "new" / "params.npz").is_file()
+def test_layers_whose_shapes_do_not_chain_are_refused_by_every_entry_point(ex):
+  bad = (ex.params[0], jbp.Layer(jnp.ones((2, 3)), jnp.zeros(())))
+  for fn in (lambda: train_worked(ex, params=bad), lambda: jbp.forward(bad, ex.inputs),
+             lambda: jbp.loss(bad, ex.inputs, ex.targets), lambda: jbp.backprop(bad, ex.inputs, ex.targets)):
+    with pytest.raises(ValueError, match=r"params\[1\].w: expected 2 inputs .* got shape \(2, 3\): "
+                                         r"layer shapes do not chain"):
+      fn()
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
-def test_plot_where_nothing_can_be_created(folder):
-  before = snapshot(folder)
-  rc, out, err = run_cli(T + ["--out", "new", "--plot", "/proc/forbidden.png"])
-  line = error_line(rc, err)
-  assert re.search(r"--plot: expected a folder where files can be created, got /proc for "
-                   r"/proc/forbidden.png \(", line), line
-  assert snapshot(folder) == before
+@pytest.mark.parametrize("params, match", [
+    ((), r"params: expected a non-empty tuple of jbp.Layer"),
+    ([(jnp.ones((2, 2)), 0.0)], r"params\[0\]: expected jbp.Layer\(w, b\), got tuple"),
+    ((jbp.Layer(jnp.ones(2), jnp.zeros(())),),
+     r"params\[0\].w: expected shape \(n_out, n_in\), got shape \(2,\)"),
+    ((jbp.Layer(jnp.ones((2, 2)), jnp.zeros(3)),), r"params\[0\].b: expected a scalar or shape \(2,\)"),
+    ((jbp.Layer(jnp.ones((2, 2), jnp.int32), jnp.zeros(())),), r"params\[0\].w: expected a floating dtype"),
+])
+def test_malformed_params_are_refused_naming_the_layer(ex, params, match):
+  with pytest.raises((ValueError, TypeError), match=match):
+    jbp.forward(params, ex.inputs)
 
 
-# --- the library ----------------------------------------------------------------------------------------
+def test_float64_with_64_bit_mode_off_says_how_to_turn_it_on():
+  assert not jax.config.jax_enable_x64
+  with pytest.raises(ValueError, match=r"dtype: float64 was asked for, but 64-bit mode is off; "
+                                       r"enable it .*jax_enable_x64"):
+    jbp.worked_example(jnp.float64)
+  with pytest.raises(ValueError, match=r"dtype: float64"):
+    jbp.init_params(jax.random.key(0), (2, 2), dtype=jnp.float64)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(sizes=(2,)), r"sizes: expected at least two layer sizes"),
+    (dict(sizes=(2, 0, 1)), r"sizes: expected positive integers .* got \(2, 0, 1\)"),
+    (dict(sizes=(2, 2), method="normal"), r"method: expected one of \['glorot', 'uniform'\], got 'normal'"),
+    (dict(sizes=(2, 2), dtype=jnp.int32), r"dtype: expected a floating dtype .* got int32"),
+    (dict(sizes=(2, 2), key=0), r"key: expected a PRNG key from jax.random.key\(seed\), got int"),
+])
+def test_init_params_rejects(kw, match):
+  kw.setdefault("key", jax.random.key(0))
+  with pytest.raises((ValueError, TypeError), match=match):
+    jbp.init_params(**kw)
+
+
+def test_errors_come_before_compilation(ex, monkeypatch):
+  from jbp import _train
+
+  def boom(*a, **k):
+    raise AssertionError("compiled before checking")
+
+  monkeypatch.setattr(_train, "train_program", boom)
+  with pytest.raises(ValueError, match="steps"):
+    train_worked(ex, steps=0)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+def _call(fn, x, y):
+  """One entry point on the worked example's network (a population of 3 for train_many and sweep)."""
+  ex = jbp.worked_example()
+  pop = jbp.init_many(jax.random.key(0), 3, (2, 2, 2), method="uniform", shared_bias=True)
+  calls = {
+      "train": lambda: jbp.train(ex.params, x, y, steps=2, learning_rate=0.5),
+      "train_many": lambda: jbp.train_many(pop, x, y, steps=2, learning_rate=0.5),
+      "sweep": lambda: jbp.sweep(pop, x, y, learning_rates=[0.5, 1.0], steps=2),
+      "explain": lambda: jbp.explain(ex.params, x, y, learning_rate=0.5),
+      "backprop": lambda: jbp.backprop(ex.params, x, y),
+      "loss": lambda: jbp.loss(ex.params, x, y),
+      "forward": lambda: jbp.forward(ex.params, x),
+  }
+  return calls[fn]()
+
+
+@pytest.mark.parametrize("fn, name, value", [
+    (fn, name, value) for fn in ["train", "train_many", "sweep", "explain", "backprop", "loss", "forward"]
+    for name, value in [("x", NAN), ("x", -INF), ("y", INF), ("y", NAN)]
+    if not (fn == "forward" and name == "y")])  # forward takes no targets
+def test_non_finite_data_is_a_value_error_naming_it(fn, name, value):
+  x, y = [[0.05, 0.10], [0.5, 0.5]], [[0.01, 0.99], [0.5, 0.5]]
+  bad = {"x": x, "y": y}[name]
+  bad[1][0] = value
+  with pytest.raises(ValueError, match=rf"^{name}: expected finite numbers, got {value} at index \(1, 0\)"):
+    _call(fn, jnp.asarray(x), np.asarray(y))  # a JAX array and a NumPy array: both host data
+
+
+def test_traced_data_passes_through_under_jit_and_vmap():
+  # A traced value has no value to look at: the check is for host data, and NaN flows through as NaN.
+  ex = jbp.worked_example()
+  x = jnp.array([[0.05, 0.10], [NAN, 0.5]])
+  out = jax.jit(lambda x: jbp.forward(ex.params, x))(x)
+  assert bool(jnp.isnan(out[1]).all()) and bool(jnp.isfinite(out[0]).all())
+  per_example = jax.vmap(lambda xi: jbp.loss(ex.params, xi, ex.targets))(x)
+  assert bool(jnp.isfinite(per_example[0])) and bool(jnp.isnan(per_example[1]))
+  _, losses = jax.jit(lambda x: jbp.train(ex.params, x, ex.targets[None].repeat(2, 0), steps=2,
+                                          learning_rate=0.5))(x)
+  assert bool(jnp.isnan(losses).all())
+
+
+def test_format_figures_rejects_what_is_not_a_list_of_rows():
+  row = jbp.FigureRow("E before training", "0.298371109", {"simultaneous": 0.2983711087},
+                      {"simultaneous": True})
+  with pytest.raises(TypeError, match=r"rows: expected a list of jbp.FigureRow .* got FigureRow"):
+    jbp.format_figures(row)
+  with pytest.raises(TypeError, match=r"rows\[0\]: expected a jbp.FigureRow, got tuple"):
+    jbp.format_figures([tuple(row)])
+  with pytest.raises(ValueError, match=r"rows\[0\]: expected values and matches for each update order "
+                                       r"\['simultaneous', 'sequential'\]"):
+    jbp.format_figures([row])
+
+
+def test_zero_learning_rate_is_rejected_with_its_reason():
+  ex = jbp.worked_example()
+  with pytest.raises(ValueError, match="learning_rate: expected a positive finite number, got 0.0"):
+    jbp.train(ex.params, ex.inputs, ex.targets, steps=1, learning_rate=0.0)
+
+
+def test_numpy_float64_params_with_64_bit_mode_off_are_an_error():
+  ex = jbp.worked_example()
+  params = tuple(jbp.Layer(np.asarray(p.w, np.float64), np.asarray(p.b, np.float64)) for p in ex.params)
+  with pytest.raises(ValueError, match=r"params\[0\].w: expected float32 .* got float64, but 64-bit mode is "
+                                       r"off; enable it"):
+    jbp.train(params, ex.inputs, ex.targets, steps=2, learning_rate=0.5)
+
 
 EX = jbp.worked_example()
+
+
 POP = jbp.init_many(jax.random.key(0), 2, (2, 2, 2))
+
+
 NAN_X = jnp.array([0.05, jnp.nan])
+
+
 F64 = tuple(jbp.Layer(np.asarray(p.w, np.float64), np.asarray(p.b, np.float64)) for p in EX.params)
 
 
@@ -273,18 +247,35 @@ def x64(call):
 
 
 INT32_MAX = 2**31 - 1
+
+
 NAN_W = (jbp.Layer(EX.params[0].w.at[1, 0].set(jnp.nan), EX.params[0].b), EX.params[1])
+
+
 # Member 1 of the population has an infinity in one weight, and is not NaN elsewhere: not a diverged member.
 INF_POP = (jbp.Layer(POP[0].w.at[1, 0, 1].set(jnp.inf), POP[0].b), POP[1])
+
+
 NAN_PARAMS = r"^params\[0\]\.w: expected finite numbers, got nan at index \(1, 0\)$"
+
+
 NOT_NPZ = (r"^(?!.*allow_pickle)path: expected a \.npz file of arrays saved by jbp\.save_params or "
            r"numpy\.savez, got ")
+
+
 CONCRETE = (r": explain runs eagerly and reads every number, so call it outside jax\.jit, jax\.vmap and "
             r"jax\.grad")  # under jit, JAX appends a note on its filtered traceback
+
+
 train = functools.partial(jbp.train, EX.params, EX.inputs, EX.targets)
+
+
 load_ab = functools.partial(jbp.load_csv, inputs="a", targets="b")
 
+
 NO_FILE = None
+
+
 # (id, the file it reads or None, the call given that file's path, exception, message)
 LIB_CASES = [
     ("train x nan", NO_FILE, lambda _: jbp.train(EX.params, NAN_X, EX.targets, steps=1, learning_rate=0.5),
@@ -439,7 +430,8 @@ LIB_CASES = [
 
 @pytest.mark.parametrize("make, call, error, message", [c[1:] for c in LIB_CASES],
                          ids=[c[0] for c in LIB_CASES])
-def test_library(tmp_path, make, call, error, message):
+def test_each_bad_library_input_is_refused_naming_it_and_writing_nothing(tmp_path, make, call, error,
+                                                                          message):
   path = make(tmp_path) if make is not None else None
   before = snapshot(tmp_path)  # the case's own file, if it has one
   with pytest.raises(error, match=message):
@@ -567,45 +559,10 @@ def test_non_finite_params_pass_where_traced_or_as_a_diverged_member():
   np.testing.assert_array_equal(run.losses, losses)
 
 
-# --- signals --------------------------------------------------------------------------------------------
-
-
-def stop_after_a_chunk(argv, cwd, sig):
-  """Starts ``jbp``, sends ``sig`` once a chunk is done (the process's trace says so); returns (exit
-  status, stderr's last line)."""
-  from test_stopping import Proc, last_line
-
-  proc = Proc(argv, cwd)
-  assert proc.wait_for(r"chunk \d+"), proc.events()
-  rc, _, err = proc.stop(sig)
-  os.unlink(proc.trace)
-  return rc, last_line(err)
-
-
-SIGNAL_CASES = [
-    ("SIGTERM to ensemble", ["ensemble", "--n", "100", "--steps", "50000000", "--out", "ens"], signal.SIGTERM,
-     r"jbp ensemble: interrupted after (\d+) of 50000000 steps; the members' params and losses after \1 "
-     r"steps are saved in ens \(summary.json says \"interrupted\": true\); continue with: jbp ensemble "
-     r"--resume ens", ["ens"]),
-    ("SIGINT to train without --out", ["train", "--steps", "100000000"], signal.SIGINT,
-     r"jbp train: interrupted after \d+ of 100000000 steps \(E = .*\); nothing saved \(no --out or --plot\)",
-     []),
-    ("SIGTERM to train with --plot", ["train", "--steps", "100000000", "--plot", "loss.png"], signal.SIGTERM,
-     r"jbp train: interrupted after (\d+) of 100000000 steps \(E = .*\); the figure of the first \1 steps is "
-     r"saved in loss.png", ["loss.png"]),
-]
-
-
-@pytest.mark.parametrize("argv, sig, message, left", [c[1:] for c in SIGNAL_CASES],
-                         ids=[c[0] for c in SIGNAL_CASES])
-def test_signals(tmp_path, argv, sig, message, left):
-  rc, last = stop_after_a_chunk(argv, tmp_path, sig)
-  assert rc == 128 + sig  # 130 for SIGINT, 143 for SIGTERM
-  assert re.fullmatch(message, last), last
-  assert sorted(os.listdir(tmp_path)) == left  # the run so far, whole, and no temporaries
-
-
 def test_the_sweep_has_forty_distinct_cases():
+  from test_cli_input_errors import CLI_CASES
+  from test_stopping import SIGNAL_CASES
+
   cli = [c[0] for c in CLI_CASES] + ["plot without matplotlib", "plot where nothing can be created"]
   library, signals = [c[0] for c in LIB_CASES], [c[0] for c in SIGNAL_CASES]
   argvs = [tuple(c[1]) for c in CLI_CASES]
@@ -613,6 +570,6 @@ def test_the_sweep_has_forty_distinct_cases():
   for ids in (cli, library, signals):
     assert len(ids) == len(set(ids))
   assert len(ACCEPTED) == len(set(ACCEPTED))
-  # the counts the module's docstring states
+  # the counts the docstrings state
   assert (len(cli), len(library), len(signals), len(ACCEPTED)) == (62, 56, 3, 4)
   assert len(cli) + len(library) + len(signals) >= 40

@@ -1,7 +1,7 @@
 """`jbp explain --format html|svg` and `jbp train --html` on the worked example, XOR and a CSV network.
 
-All the command lines run in one subprocess (as in test_cli_commands.py). The files they write are
-read here, and the pages opened in headless Chromium: each stepping page, walked with the keyboard,
+All the command lines run in one subprocess (``run_batch``, as in test_cli_commands.py). The files they
+write are read here, and the pages opened in headless Chromium: each stepping page, walked with the keyboard,
 shows exactly the numbers that `jbp explain` prints for the same options, on an SVG drawing, and
 loads nothing; each training page shows the run that `jbp train` reports.
 """
@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 from browser import assert_not_blank, horizontal_overflow, launch, open_page, screenshot_pixels
-from test_cli_commands import MY_CSV, assert_one_line_error, run_batch
+from cli_support import MY_CSV, assert_one_line_error, run_batch
 
 import jbp
 
