@@ -2,15 +2,18 @@
 
 Every public array keeps the population axis first. :func:`train_many` is
 ``jax.vmap`` of :func:`jbp.train`'s program (the same step, the same loop); in the
-unrolled form each weight becomes a vector over the members. On a CPU a large
-population is trained in cache-sized blocks (:func:`block_size`), each block
-through all its steps, and every population is split over the devices of a
-:class:`jax.sharding.Mesh`. Members never exchange data, so neither changes any number.
+unrolled form each weight becomes a vector over the members. On a CPU a population is
+split over the cores, one thread a share (:func:`parts`), and each share is trained
+in cache-sized blocks (:func:`block_size`), each block through all its steps; every
+population is split over the devices of a :class:`jax.sharding.Mesh`. Members never
+exchange data, so none of these changes any number.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, Sequence
 
 import jax
@@ -39,9 +42,14 @@ RECORDS = ("all", "final")
 ('all', 'final')
 """
 # The bytes a block of members may take on a CPU: a block's weights, gradients and activations
-# stay in the last-level cache through all its steps (benchmarks/README.md, "populations past
-# the cache": at n = 1,000,000 blocks of this size ran 1.7x faster than one pass over all).
-CACHE_BYTES = 16 * 2**20
+# stay in a core's cache through all its steps (benchmarks/README.md, "Populations": at n = 100,000
+# on 2 cores, blocks of 4 MiB ran 1.3x faster than blocks of 16 MiB, and at n = 1,000,000 blocks ran
+# 1.7x faster than one pass over all).
+CACHE_BYTES = 4 * 2**20
+# The fewest members a thread trains: XLA's CPU backend runs each loop of a small program on one core,
+# so a population is split over the cores in threads (see parts()), but not into shares so small
+# that a thread's dispatch costs more than its share.
+MIN_SHARE = 1024
 _AXIS = "population"
 
 
@@ -185,8 +193,56 @@ def train_many(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing
     params, x, y, values = jax.device_put((params, x, y, values), rep)
   else:
     params, x, y, values = _place(mesh, n, axes, params, x, y, values)
+  concrete = all(_checks.is_concrete(a) for a in jax.tree_util.tree_leaves((params, x, y, values)))
+  k = parts(n) if platform == "cpu" and mesh.size == 1 and concrete else 1
+  if k > 1:
+    return Population(*_on_cores(params, x, y, values, opts=opts, axes=axes, mesh=mesh, sizes=sizes, parts=k))
   block = block_size(n // mesh.size, sizes, x, dtype) if platform == "cpu" else None
   return Population(*_train_many(params, x, y, values, opts=opts, axes=axes, mesh=mesh, block=block))
+
+
+def cores() -> int:
+  """The CPU cores this process may run on (its affinity where the OS tells it)."""
+  try:
+    return len(os.sched_getaffinity(0))
+  except AttributeError:  # not Linux
+    return os.cpu_count() or 1
+
+
+def parts(n: int) -> int:
+  """Threads a population of ``n`` members is trained in on a CPU: one a core, each of at least
+  :data:`MIN_SHARE` members.
+
+  XLA's CPU backend splits a loop over the cores only when it writes 256 KiB or more, so a block of
+  cache size runs on one core; one program a thread, on equal shares, keeps every core busy
+  (``benchmarks/population.py``: 1.9x at n = 10,000 on 2 cores, the same numbers to the bit).
+  """
+  return max(1, min(cores(), n // MIN_SHARE))
+
+
+def _on_cores(params, x, y, values, *, opts, axes, mesh, sizes, parts):
+  """:func:`_train_many` on ``parts`` equal shares of the members at once, one thread each, joined.
+
+  Every share has the same size (the last one moved back to end at the last member, so it redoes a
+  few members, with the same numbers), so the program compiles once for all of them.
+  """
+  n = jax.tree_util.tree_leaves(params)[0].shape[0]
+  size = -(-n // parts)
+  starts = [min(i * size, n - size) for i in range(parts)]
+  block = block_size(size, sizes, x, values[0].dtype if values else x.dtype)
+
+  def share(start):
+    take = lambda a: a[start:start + size]
+    own = tuple(take(v) if a_ax == 0 else v for v, a_ax in zip(values, axes))
+    return _train_many(jax.tree_util.tree_map(take, params), x, y, own, opts=opts, axes=axes, mesh=mesh,
+                       block=block)
+
+  with ThreadPoolExecutor(parts) as pool:  # JAX compiles a program once for threads that call it at once
+    results = list(pool.map(share, starts))
+  # of each share, the members no earlier share covered
+  skips = [0] + [starts[i - 1] + size - starts[i] for i in range(1, parts)]
+  pieces = [jax.tree_util.tree_map(lambda a, skip=skip: a[skip:], r) for skip, r in zip(skips, results)]
+  return jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *pieces)
 
 
 def _place(mesh, n, axes, params, x, y, values):

@@ -253,3 +253,32 @@ def test_auto_form_unrolls_small_networks_on_cpus_only():
   assert choose_form("auto", (2, 16, 16, 2), 4, "cpu") == "matmul"  # 4 examples x 320 products
   assert choose_form("auto", (2, 2, 2), None, "gpu") == "matmul"
   assert choose_form("unrolled", (2, 2, 2), None, "gpu") == "unrolled"
+
+
+@pytest.mark.parametrize("cores", [2, 3])
+def test_shares_trained_on_several_cores_equal_one_program_to_the_bit(monkeypatch, cores):
+  """On a CPU the members are split over the cores, one thread a share (the last share moved back,
+  redoing a few members): the same numbers as one program over all, a rate a member included, and
+  a diverging member still flagged."""
+  from jbp import _population
+
+  ex = jbp.worked_example()
+  n = 10
+  pop = jbp.init_many(jax.random.key(5), n, (2, 2, 2), method="uniform", shared_bias=True)
+  pop = jax.tree_util.tree_map(lambda a: a.at[7].set(jnp.nan), pop)  # member 7 has diverged already
+  rates = jnp.linspace(0.1, 0.9, n)
+  calls = []
+  real = _population._train_many
+  monkeypatch.setattr(_population, "_train_many", lambda *a, **k: calls.append(1) or real(*a, **k))
+  monkeypatch.setattr(_population, "MIN_SHARE", 1)
+  run = lambda: jbp.train_many(pop, ex.inputs, ex.targets, steps=50, learning_rate=rates, record_every=10)
+  monkeypatch.setattr(_population, "cores", lambda: 1)
+  one = run()
+  assert len(calls) == 1
+  monkeypatch.setattr(_population, "cores", lambda: cores)
+  split = run()
+  assert len(calls) == 1 + cores  # one program a share
+  assert bool(split.diverged[7]) and int(split.diverged.sum()) == 1
+  for a, b in zip(jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(split)):
+    assert a.shape == b.shape and a.dtype == b.dtype
+    np.testing.assert_array_equal(a, b)
