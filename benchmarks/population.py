@@ -62,7 +62,7 @@ def _population(n):
   return jbp.init_many(jax.random.key(0), n, (2, 2, 2), method="uniform", shared_bias=True)
 
 
-UNROLL = int(os.environ.get("JBP_BENCH_UNROLL", "1"))  # train_many's unroll, set by --unroll
+UNROLL = int(os.environ["JBP_BENCH_UNROLL"]) if os.environ.get("JBP_BENCH_UNROLL") else None  # --unroll
 
 
 def _case_train_many(n, steps, record_every):
@@ -351,7 +351,7 @@ def main(argv=None):
   parser.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS),
                       help=f"comma-separated methods to run (default all: {','.join(METHODS)})")
   parser.add_argument("--force", action="store_true", help="let --json replace an existing file")
-  parser.add_argument("--unroll", type=int, default=1, help="train_many's unroll: steps a loop iteration")
+  parser.add_argument("--unroll", type=int, help="train_many's unroll (default: train_many's own)")
   parser.add_argument("--case", nargs=4, metavar=("METHOD", "N", "STEPS", "RECORD_EVERY"),
                       help=argparse.SUPPRESS)  # internal: one case, printed as JSON
   args = parser.parse_args(argv)
@@ -362,7 +362,7 @@ def main(argv=None):
   unknown = [m for m in args.methods if m not in METHODS]
   if unknown:
     parser.error(f"--methods: expected names from {','.join(METHODS)}, got {','.join(unknown)}")
-  os.environ["JBP_BENCH_UNROLL"] = str(args.unroll)  # for the cases' subprocesses
+  os.environ["JBP_BENCH_UNROLL"] = "" if args.unroll is None else str(args.unroll)  # for the subprocesses
   global UNROLL
   UNROLL = args.unroll
   if "C SIMD" in args.methods:
