@@ -1,6 +1,10 @@
 """Shared fixtures, and how pytest-xdist shares out the tests. Tests that need float64 turn it on for
 themselves only."""
 
+import os
+import shutil
+import tempfile
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +18,27 @@ import jbp
 # make the fixture, or compile the programs, again; their tests go to one worker instead.
 ONE_WORKER = ("test_cli_commands.py", "test_cli_pictures.py", "test_docs.py", "test_pages_browser.py",
               "test_pictures.py", "test_stopping.py", "test_determinism.py")
+
+
+def pytest_configure(config):
+  """One compilation cache for the whole run, on disk: the workers and the command lines the tests
+  start compile each program once between them, not once a process. Set here, in the process that
+  starts the workers, so that they and every subprocess inherit it."""
+  if hasattr(config, "workerinput") or "JAX_COMPILATION_CACHE_DIR" in os.environ:
+    return
+  folder = tempfile.mkdtemp(prefix="jbp-tests-compiled-")
+  config.jbp_compiled = folder
+  os.environ.update(JAX_COMPILATION_CACHE_DIR=folder, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+                    JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+  jax.config.update("jax_compilation_cache_dir", folder)  # this process too, when it runs the tests
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def pytest_unconfigure(config):
+  folder = getattr(config, "jbp_compiled", None)
+  if folder:
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.hookimpl(tryfirst=True)

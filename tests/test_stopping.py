@@ -41,6 +41,9 @@ class Proc:
   def __init__(self, argv, cwd, name="trace"):
     self.trace = os.path.join(cwd, f".{name}.log")
     env = dict(ENV, JBP_TRACE=self.trace)
+    # Each process compiles for itself, as a user's does, so that a signal can land inside a compile
+    # (the suite's shared compilation cache, tests/conftest.py, would turn compiles into loads).
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
     self.p = subprocess.Popen([sys.executable, "-m", "jbp", *map(str, argv)], cwd=cwd, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
