@@ -50,6 +50,9 @@ CACHE_BYTES = 4 * 2**20
 # so a population is split over the cores in threads (see parts()), but not into shares so small
 # that a thread's dispatch costs more than its share.
 MIN_SHARE = 1024
+# The least work (members times steps) split over the cores: below it, cutting the shares, compiling
+# from the caches and joining the results (about 2 ms) would cost more than the cores save.
+MIN_WORK = 2**20
 # Steps an iteration of a population's loop on a CPU, where train_many's unroll is None.
 POPULATION_UNROLL = 2
 _AXIS = "population"
@@ -201,7 +204,7 @@ def train_many(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing
   else:
     params, x, y, values = _place(mesh, n, axes, params, x, y, values)
   concrete = all(_checks.is_concrete(a) for a in jax.tree_util.tree_leaves((params, x, y, values)))
-  k = parts(n) if platform == "cpu" and mesh.size == 1 and concrete else 1
+  k = parts(n) if platform == "cpu" and mesh.size == 1 and concrete and n * steps >= MIN_WORK else 1
   if k > 1:
     return Population(*_on_cores(params, x, y, values, opts=opts, axes=axes, mesh=mesh, sizes=sizes, parts=k))
   block = block_size(n // mesh.size, sizes, x, dtype) if platform == "cpu" else None
@@ -238,14 +241,18 @@ def _on_cores(params, x, y, values, *, opts, axes, mesh, sizes, parts):
   starts = [min(i * size, n - size) for i in range(parts)]
   block = block_size(size, sizes, x, values[0].dtype if values else x.dtype)
 
-  def share(start):
+  # Everything that traces runs here, in the caller's thread, under its JAX settings (64-bit mode, the
+  # default device, promotion rules are set a thread): the shares are cut, and the program compiled
+  # (from JAX's caches after the first call); the threads only run the compiled program.
+  def cut(start):
     take = lambda a: a[start:start + size]
-    own = tuple(take(v) if a_ax == 0 else v for v, a_ax in zip(values, axes))
-    return _train_many(jax.tree_util.tree_map(take, params), x, y, own, opts=opts, axes=axes, mesh=mesh,
-                       block=block)
+    return (jax.tree_util.tree_map(take, params), x, y,
+            tuple(take(v) if a_ax == 0 else v for v, a_ax in zip(values, axes)))
 
-  with ThreadPoolExecutor(parts) as pool:  # JAX compiles a program once for threads that call it at once
-    results = list(pool.map(share, starts))
+  shares = [cut(start) for start in starts]
+  program = _train_many.lower(*shares[0], opts=opts, axes=axes, mesh=mesh, block=block).compile()
+  with ThreadPoolExecutor(parts) as pool:
+    results = list(pool.map(lambda args: program(*args), shares))
   # of each share, the members no earlier share covered
   skips = [0] + [starts[i - 1] + size - starts[i] for i in range(1, parts)]
   pieces = [jax.tree_util.tree_map(lambda a, skip=skip: a[skip:], r) for skip, r in zip(skips, results)]

@@ -255,30 +255,35 @@ def test_auto_form_unrolls_small_networks_on_cpus_only():
   assert choose_form("unrolled", (2, 2, 2), None, "gpu") == "unrolled"
 
 
-@pytest.mark.parametrize("cores", [2, 3])
-def test_shares_trained_on_several_cores_equal_one_program_to_the_bit(monkeypatch, cores):
+@pytest.mark.parametrize("cores, dtype", [(2, "float32"), (3, "float32"), (2, "float64")])
+def test_shares_trained_on_several_cores_equal_one_program_to_the_bit(monkeypatch, request, cores, dtype):
   """On a CPU the members are split over the cores, one thread a share (the last share moved back,
-  redoing a few members): the same numbers as one program over all, a rate a member included, and
-  a diverging member still flagged."""
+  redoing a few members): the same numbers as one program over all, a rate a member included, a
+  diverged member still flagged, and float64 under ``jax.enable_x64`` (a setting of the caller's
+  thread, which the threads do not share)."""
   from jbp import _population
 
-  ex = jbp.worked_example()
+  if dtype == "float64":
+    request.getfixturevalue("x64")
+  ex = jbp.worked_example(dtype)
   n = 10
-  pop = jbp.init_many(jax.random.key(5), n, (2, 2, 2), method="uniform", shared_bias=True)
+  pop = jbp.init_many(jax.random.key(5), n, (2, 2, 2), method="uniform", shared_bias=True, dtype=dtype)
   pop = jax.tree_util.tree_map(lambda a: a.at[7].set(jnp.nan), pop)  # member 7 has diverged already
-  rates = jnp.linspace(0.1, 0.9, n)
-  calls = []
-  real = _population._train_many
-  monkeypatch.setattr(_population, "_train_many", lambda *a, **k: calls.append(1) or real(*a, **k))
+  rates = jnp.linspace(0.1, 0.9, n, dtype=dtype)
+  lowered = []
+  real = _population._train_many.lower
+  monkeypatch.setattr(_population._train_many, "lower", lambda *a, **k: lowered.append(1) or real(*a, **k))
   monkeypatch.setattr(_population, "MIN_SHARE", 1)
+  monkeypatch.setattr(_population, "MIN_WORK", 1)
   run = lambda: jbp.train_many(pop, ex.inputs, ex.targets, steps=50, learning_rate=rates, record_every=10)
   monkeypatch.setattr(_population, "cores", lambda: 1)
   one = run()
-  assert len(calls) == 1
+  assert lowered == []  # one program over all
   monkeypatch.setattr(_population, "cores", lambda: cores)
   split = run()
-  assert len(calls) == 1 + cores  # one program a share
+  assert lowered == [1]  # compiled once, for every share
   assert bool(split.diverged[7]) and int(split.diverged.sum()) == 1
   for a, b in zip(jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(split)):
     assert a.shape == b.shape and a.dtype == b.dtype
     np.testing.assert_array_equal(a, b)
+  assert split.params[0].w.dtype == dtype
