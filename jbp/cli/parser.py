@@ -180,6 +180,30 @@ def _rates(text):
   return rates
 
 
+def _number(text, ok, expected):
+  """``text`` as a float for which ``ok`` holds (NaN never does), else argparse's error saying what was
+  expected."""
+  try:
+    v = float(text)
+  except ValueError:
+    v = math.nan
+  if not ok(v):
+    raise argparse.ArgumentTypeError(f"expected {expected}, got {_got(text)}")
+  return v
+
+
+def _positive_number(text):
+  return _number(text, lambda v: 0 < v < math.inf, "a positive finite number")
+
+
+def _fraction(text):
+  return _number(text, lambda v: 0 <= v < 1, "a number from 0 up to (not including) 1")
+
+
+def _seconds(text):
+  return _number(text, lambda v: 0 <= v < math.inf, "a number of seconds >= 0 (0: no checkpoints)")
+
+
 def _positive_int(text):
   try:
     v = int(text)
@@ -187,26 +211,6 @@ def _positive_int(text):
     raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
   if v < 1:
     raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
-  return v
-
-
-def _positive_number(text):
-  try:
-    v = float(text)
-  except ValueError:
-    v = math.nan
-  if not 0 < v < math.inf:
-    raise argparse.ArgumentTypeError(f"expected a positive finite number, got {_got(text)}")
-  return v
-
-
-def _fraction(text):
-  try:
-    v = float(text)
-  except ValueError:
-    v = math.nan
-  if not 0 <= v < 1:
-    raise argparse.ArgumentTypeError(f"expected a number from 0 up to (not including) 1, got {_got(text)}")
   return v
 
 
@@ -376,25 +380,9 @@ MOST_STEPS = 2**53  # a run's updates: exact in a float64, and centuries of trai
 
 
 def _steps(text):
-  try:
-    v = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-  if v < 1:
-    raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {v}")
+  v = _positive_int(text)
   if v > MOST_STEPS:
     raise argparse.ArgumentTypeError(f"expected an integer from 1 to 2**53 = {MOST_STEPS}, got {v}")
-  return v
-
-
-def _seconds(text):
-  try:
-    v = float(text)
-  except ValueError:
-    v = math.nan
-  if not 0 <= v < math.inf:
-    raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0 (0: no checkpoints), got "
-                                     f"{_got(text)}")
   return v
 
 
