@@ -67,7 +67,19 @@ def _sum(terms):
 
 def as_inputs(x, form):
   """One example's input in ``form``: ``x`` itself, or the tuple of its values (unrolled)."""
-  return tuple(x[i] for i in range(x.shape[-1])) if form == "unrolled" else x
+  return values(x) if form == "unrolled" else x
+
+
+def values(a):
+  """The values of ``a`` along its last axis, as a tuple: one ``unstack``, which traces in a fraction of the
+  time of indexing each value (the same slices in the program; its gradient one stack, not a pad each)."""
+  return tuple(jnp.unstack(a, axis=-1))
+
+
+def weights(w):
+  """``w[j][i]`` for every weight ``j, i`` of a layer: an array's (shape ``(..., n_out, n_in)``) as nested
+  tuples of :func:`values`; :func:`split` leaves, which are nested tuples already, as they are."""
+  return w if isinstance(w, tuple) else tuple(values(row) for row in jnp.unstack(w, axis=-2))
 
 
 def affine(layer, a):
@@ -82,8 +94,10 @@ def affine(layer, a):
     ``net`` in the form of ``a``: shape ``(n_out,)``, or a tuple of ``n_out`` values.
   """
   w, b = layer
-  if isinstance(a, tuple):  # w[j][i] is a weight of an array or of split leaves alike
+  if isinstance(a, tuple):  # an array's weights and split leaves alike, as w[j][i]
+    w = weights(w)
     shared = not isinstance(b, tuple) and jnp.ndim(b) == jnp.ndim(w[0][0])
+    b = b if shared or isinstance(b, tuple) else values(b)
     return tuple(_sum(w[j][i] * a_i for i, a_i in enumerate(a)) + (b if shared else b[j])
                  for j in range(len(w)))
   return w @ a + b
@@ -97,10 +111,8 @@ def split(params):
   contiguous vector; one network trains as arrays (indexing ``w[j][i]`` fuses there).
   """
   def one(layer):
-    n_out, n_in = layer.w.shape[-2:]
-    w = tuple(tuple(layer.w[..., j, i] for i in range(n_in)) for j in range(n_out))
     shared = jnp.ndim(layer.b) == jnp.ndim(layer.w) - 2
-    return Layer(w, layer.b if shared else tuple(layer.b[..., j] for j in range(n_out)))
+    return Layer(weights(layer.w), layer.b if shared else values(layer.b))
   return tuple(one(layer) for layer in params)
 
 
@@ -137,7 +149,9 @@ def _output(params, x, act, form="matmul"):
 
 def hand_on(a):
   """A layer's outputs (a tuple of values) as one array, indexed again: the same values, and in the
-  backward pass one array of deltas that XLA writes once (see :func:`_output`)."""
+  backward pass one array of deltas that XLA writes once (see :func:`_output`). Indexed, not
+  unstacked: the gradient of an ``unstack`` is a stack, which XLA folds into the stack it reads, and
+  the program grew as depth squared again (``tests/test_depth.py``)."""
   stacked = jnp.stack(a)
   return tuple(stacked[i] for i in range(len(a)))
 
@@ -145,7 +159,7 @@ def hand_on(a):
 def half_squared_error(out, y):
   """``E = sum_k 1/2 (y_k - out_k)**2`` for one example."""
   if isinstance(out, tuple):
-    return 0.5 * _sum((y[k] - o) ** 2 for k, o in enumerate(out))
+    return 0.5 * _sum((y_k - o) ** 2 for y_k, o in zip(values(y), out))
   return 0.5 * jnp.sum((y - out) ** 2)
 
 
