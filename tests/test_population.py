@@ -271,8 +271,8 @@ def test_shares_trained_on_several_cores_equal_one_program_to_the_bit(monkeypatc
   pop = jax.tree_util.tree_map(lambda a: a.at[7].set(jnp.nan), pop)  # member 7 has diverged already
   rates = jnp.linspace(0.1, 0.9, n, dtype=dtype)
   lowered = []
-  real = _population._train_many.lower
-  monkeypatch.setattr(_population._train_many, "lower", lambda *a, **k: lowered.append(1) or real(*a, **k))
+  real = _population._cpu_program.lower
+  monkeypatch.setattr(_population._cpu_program, "lower", lambda *a, **k: lowered.append(1) or real(*a, **k))
   monkeypatch.setattr(_population, "MIN_SHARE", 1)
   monkeypatch.setattr(_population, "MIN_WORK", 1)
   run = lambda: jbp.train_many(pop, ex.inputs, ex.targets, steps=50, learning_rate=rates, record_every=10)

@@ -231,7 +231,7 @@ def test_one_compiled_loop_whatever_the_number_of_steps(ex64):
         reduction="sum", form="unrolled", sizes=(2, 2, 2), watch=True)
     mesh = _population._mesh(None)
     sizes[("train_many", steps)] = lowered_lines(
-        _population._train_many, pop, ex.inputs, ex.targets, tuple(jnp.asarray(v) for v in values),
+        _population._cpu_program, pop, ex.inputs, ex.targets, tuple(jnp.asarray(v) for v in values),
         opts=opts, axes=(None,), mesh=mesh, block=4)  # 8 members in blocks of 4: the block loop too
   for key in [("train", u) for u in jbp.UPDATES] + [("train_many",)]:
     assert sizes[key + (10,)] == sizes[key + (10_000,)], sizes
