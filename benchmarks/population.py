@@ -8,9 +8,10 @@ the loss every 1,000 steps. Four implementations:
 * ``train_many``: ``jbp.train_many`` (on a CPU: the unrolled form, population last, the members
   split over the cores in threads, each share in cache-sized blocks).
 * ``C SIMD``: the same loop in C, written here and compiled with ``cc -O3 -march=native
-  -fopenmp``: the population in the vector lanes (8 members a 256-bit vector, glibc's
-  vector ``expf``), each block of 16 members held in registers through all the steps,
-  the blocks split over 2 threads (``OMP_NUM_THREADS=2``).
+  -fopenmp``: the population in the vector lanes (16 members a 512-bit vector where the CPU
+  has AVX-512, as ``train_many``'s program uses; else 8 a 256-bit vector; glibc's vector
+  ``expf``), each block of two vectors held in registers through all the steps, the blocks
+  split over 2 threads (``OMP_NUM_THREADS=2``).
 * ``jit(vmap(train))``: the naive JAX program, written here: one network's step with
   ``jax.grad`` of ``w @ a``, a ``lax.scan`` over steps, ``jax.vmap`` over members, ``jax.jit``.
 * ``numpy``: the same training loop in NumPy, vectorized over the population.
@@ -49,6 +50,8 @@ import tempfile
 import time
 
 METHODS = ("train_many", "C SIMD", "jit(vmap(train))", "numpy")
+# Run only when named in --methods: the C loop on 256-bit vectors even where the CPU has wider ones.
+EXTRA_METHODS = ("C SIMD 256",)
 LEARNING_RATE = 0.5
 C_FLAGS = ["-O3", "-march=native", "-fopenmp"]
 C_THREADS = 2
@@ -109,77 +112,98 @@ def _peak_rss_kib():
 
 
 C_SOURCE = r"""
-/* The worked example for a population, population in the vector lanes: 8 members a 256-bit
-   vector, K vectors a block, each block's weights held in registers through all the steps. */
+/* The worked example for a population, population in the vector lanes: LANES members a vector (16 a
+   512-bit vector where the CPU has AVX-512, else 8 a 256-bit one), K vectors a block, each block's
+   weights held in registers through all the steps. */
 #include <immintrin.h>
 #define K 2
-typedef float v8 __attribute__((vector_size(32)));
+#if LANES == 16
+typedef float vf __attribute__((vector_size(64)));
+__m512 _ZGVeN16v_expf(__m512); /* glibc's vector expf (libmvec) */
+static inline vf sig(vf v) { return 1.0f / (1.0f + (vf)_ZGVeN16v_expf((__m512)(-v))); }
+#else
+#define LANES 8
+typedef float vf __attribute__((vector_size(32)));
 __m256 _ZGVdN8v_expf(__m256); /* glibc's vector expf (libmvec) */
-static inline v8 sig(v8 v) { return 1.0f / (1.0f + (v8)_ZGVdN8v_expf((__m256)(-v))); }
+static inline vf sig(vf v) { return 1.0f / (1.0f + (vf)_ZGVdN8v_expf((__m256)(-v))); }
+#endif
 
 /* w[q * n + m]: weight q (w1..w8) of member m; losses[m * R + r], R = steps / record_every + 1. */
 void train(long n, int steps, int record_every, float lr, float *w, const float *b1, const float *b2,
            const float *x, const float *y, float *losses) {
   const int R = steps / record_every + 1;
   const float x0 = x[0], x1 = x[1], y0 = y[0], y1 = y[1];
-  const long B = 8 * K;
+  const long B = LANES * K;
   #pragma omp parallel for schedule(static)
   for (long m0 = 0; m0 < n; m0 += B) {
-    v8 W[8][K], c1[K], c2[K];
+    vf W[8][K], c1[K], c2[K];
     const long len = n - m0 < B ? n - m0 : B;
     for (int k = 0; k < K; k++)
-      for (int l = 0; l < 8; l++) {
-        long m = m0 + (k * 8 + l < len ? k * 8 + l : 0);
+      for (int l = 0; l < LANES; l++) {
+        long m = m0 + (k * LANES + l < len ? k * LANES + l : 0);
         for (int q = 0; q < 8; q++) W[q][k][l] = w[q * n + m];
         c1[k][l] = b1[m]; c2[k][l] = b2[m];
       }
     for (int s = 0; s <= steps; s++) {
       for (int k = 0; k < K; k++) {
-        v8 h0 = sig(W[0][k] * x0 + W[1][k] * x1 + c1[k]), h1 = sig(W[2][k] * x0 + W[3][k] * x1 + c1[k]);
-        v8 o0 = sig(W[4][k] * h0 + W[5][k] * h1 + c2[k]), o1 = sig(W[6][k] * h0 + W[7][k] * h1 + c2[k]);
+        vf h0 = sig(W[0][k] * x0 + W[1][k] * x1 + c1[k]), h1 = sig(W[2][k] * x0 + W[3][k] * x1 + c1[k]);
+        vf o0 = sig(W[4][k] * h0 + W[5][k] * h1 + c2[k]), o1 = sig(W[6][k] * h0 + W[7][k] * h1 + c2[k]);
         if (s % record_every == 0) {
-          v8 E = 0.5f * ((y0 - o0) * (y0 - o0) + (y1 - o1) * (y1 - o1));
-          for (int l = 0; l < 8 && k * 8 + l < len; l++)
-            losses[(m0 + k * 8 + l) * R + s / record_every] = E[l];
+          vf E = 0.5f * ((y0 - o0) * (y0 - o0) + (y1 - o1) * (y1 - o1));
+          for (int l = 0; l < LANES && k * LANES + l < len; l++)
+            losses[(m0 + k * LANES + l) * R + s / record_every] = E[l];
         }
         if (s == steps) continue;
-        v8 d0 = (o0 - y0) * o0 * (1 - o0), d1 = (o1 - y1) * o1 * (1 - o1);
-        v8 e0 = (d0 * W[4][k] + d1 * W[6][k]) * h0 * (1 - h0);
-        v8 e1 = (d0 * W[5][k] + d1 * W[7][k]) * h1 * (1 - h1);
+        vf d0 = (o0 - y0) * o0 * (1 - o0), d1 = (o1 - y1) * o1 * (1 - o1);
+        vf e0 = (d0 * W[4][k] + d1 * W[6][k]) * h0 * (1 - h0);
+        vf e1 = (d0 * W[5][k] + d1 * W[7][k]) * h1 * (1 - h1);
         W[4][k] -= lr * d0 * h0; W[5][k] -= lr * d0 * h1; W[6][k] -= lr * d1 * h0; W[7][k] -= lr * d1 * h1;
         W[0][k] -= lr * e0 * x0; W[1][k] -= lr * e0 * x1; W[2][k] -= lr * e1 * x0; W[3][k] -= lr * e1 * x1;
       }
     }
     for (int k = 0; k < K; k++)
-      for (int l = 0; l < 8 && k * 8 + l < len; l++)
-        for (int q = 0; q < 8; q++) w[q * n + m0 + k * 8 + l] = W[q][k][l];
+      for (int l = 0; l < LANES && k * LANES + l < len; l++)
+        for (int q = 0; q < 8; q++) w[q * n + m0 + k * LANES + l] = W[q][k][l];
   }
 }
 """
 
 
-def build_c_simd(folder):
-  """Compiles the C loop into ``folder``; returns its ``train`` function, or raises RuntimeError why not."""
+def build_c_simd(folder, lanes=None):
+  """Compiles the C loop into ``folder`` for ``lanes`` members a vector (default: the widest vectors the
+  CPU has); returns ``(its train function, members a vector)``, or raises RuntimeError why it cannot."""
   cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
   if not cc:
     raise RuntimeError("no C compiler found")
-  src, lib = os.path.join(folder, "population.c"), os.path.join(folder, "population.so")
+  src = os.path.join(folder, "population.c")
   with open(src, "w") as f:
     f.write(C_SOURCE)
-  proc = subprocess.run([cc, *C_FLAGS, "-shared", "-fPIC", "-o", lib, src, "-lmvec", "-lm"],
-                        capture_output=True, text=True)
-  if proc.returncode:
-    raise RuntimeError(f"{cc} {' '.join(C_FLAGS)} failed: {proc.stderr.strip()[:300]}")
-  return ctypes.CDLL(lib).train
+  errors = []
+  for width in (lanes,) if lanes else (16, 8) if _has_avx512() else (8,):
+    lib = os.path.join(folder, f"population{width}.so")
+    cmd = [cc, *C_FLAGS, f"-DLANES={width}", "-shared", "-fPIC", "-o", lib, src, "-lmvec", "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode == 0:
+      return ctypes.CDLL(lib).train, width
+    errors.append(proc.stderr.strip()[:300])
+  raise RuntimeError(f"{cc} {' '.join(C_FLAGS)} failed: {errors[-1]}")
 
 
-def _case_c_simd(n, steps, record_every):
+def _has_avx512():
+  try:
+    with open("/proc/cpuinfo") as f:
+      return " avx512f" in f.read()
+  except OSError:
+    return False
+
+
+def _case_c_simd(n, steps, record_every, lanes=None):
   import numpy as np
 
   import jbp
 
   with tempfile.TemporaryDirectory() as tmp:
-    train = build_c_simd(tmp)
+    train, _ = build_c_simd(tmp, lanes)
   floats = ctypes.POINTER(ctypes.c_float)
   train.argtypes = [ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_float] + [floats] * 6
   ex = jbp.worked_example()
@@ -276,7 +300,8 @@ class _Clock:
     self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-CASES = {"train_many": _case_train_many, "C SIMD": _case_c_simd, "jit(vmap(train))": _case_naive,
+CASES = {"train_many": _case_train_many, "C SIMD": _case_c_simd,
+         "C SIMD 256": lambda *a: _case_c_simd(*a, lanes=8), "jit(vmap(train))": _case_naive,
          "numpy": _case_numpy}
 
 
@@ -359,19 +384,22 @@ def main(argv=None):
     method, n, steps, record_every = args.case
     print(json.dumps(run_case(method, int(n), int(steps), int(record_every))))
     return
-  unknown = [m for m in args.methods if m not in METHODS]
+  unknown = [m for m in args.methods if m not in METHODS + EXTRA_METHODS]
   if unknown:
-    parser.error(f"--methods: expected names from {','.join(METHODS)}, got {','.join(unknown)}")
+    parser.error(f"--methods: expected names from {','.join(METHODS + EXTRA_METHODS)}, got "
+                 f"{','.join(unknown)}")
   os.environ["JBP_BENCH_UNROLL"] = "" if args.unroll is None else str(args.unroll)  # for the subprocesses
   global UNROLL
   UNROLL = args.unroll
-  if "C SIMD" in args.methods:
+  lanes = None
+  if any(m.startswith("C SIMD") for m in args.methods):
     try:
       with tempfile.TemporaryDirectory() as tmp:
-        build_c_simd(tmp)
+        _, lanes = build_c_simd(tmp)
+      print(f"# C SIMD: {lanes} members a {32 * lanes}-bit vector", flush=True)
     except RuntimeError as e:  # no compiler, or not an x86-64 with AVX2 and glibc's vector math
       print(f"# C SIMD left out: {e}", flush=True)
-      args.methods = [m for m in args.methods if m != "C SIMD"]
+      args.methods = [m for m in args.methods if not m.startswith("C SIMD")]
   if args.json and os.path.exists(args.json) and not args.force:
     parser.error(f"--json: {args.json} exists; pass --force to replace it")
   if args.big:
@@ -380,7 +408,7 @@ def main(argv=None):
   else:
     sizes = args.sizes or ([1, 100] if args.quick else [100, 10_000, 100_000])
     steps, record_every = (20, 10) if args.quick else (10_000, 1_000)
-  info = machine()
+  info = dict(machine(), c_simd_lanes=lanes)
   print(f"# {info['cpu']}, {info['cores']} cores, jax {info['jax']}, devices {info['devices']}, "
         f"load average {info['load_average_1min']:.2f}", flush=True)
   print(f"# worked example 2-2-2, float32, {steps:,} steps, loss recorded every {record_every:,}",
