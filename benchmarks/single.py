@@ -14,6 +14,8 @@ Rows:
   NumPy              one array a layer, a Python loop over steps
   PyTorch eager      autograd and an in-place SGD update (skipped when torch is not installed)
   jit step loop      a Python loop calling a jitted jbp step, 10,000 dispatches
+  XLA loop           the C loop's arithmetic written by hand in jax.numpy, one bare jitted
+                     lax.fori_loop: no autodiff, no optimizer, no checks
 
 All rows run in one process, in interleaved rounds (every row once a round, fast rows
 a few times), so that a busy machine slows every row alike; the table gives the median
@@ -221,6 +223,47 @@ def jit_step_loop(jax, jbp, ex, steps, sequential):
   for _ in range(steps):
     params = step(params, ex.inputs, ex.targets, lr)
   return float(jbp.loss(params, ex.inputs, ex.targets))
+
+
+def xla_loop(jax, steps, sequential, dtype):
+  """The C loop's arithmetic written by hand in ``jax.numpy``, in one bare jitted ``lax.fori_loop``.
+
+  No autodiff, no optimizer, no checks: the weights one array of 8, each step's E written to an
+  array that the program returns. XLA's fusion decides how many kernels a step takes, and the form
+  decides it: with the losses left out, the step became one kernel that recomputes the sigmoids
+  for each weight it writes, 1.5x (float32) to 4x (float64) slower (``benchmarks/README.md``).
+  """
+  jnp = jax.numpy
+  sig = lambda z: 1 / (1 + jnp.exp(-z))  # noqa: E731
+  (x1, x2), (y1, y2) = X, Y
+
+  def forward(w):
+    h1 = sig(w[0] * x1 + w[1] * x2 + B1)
+    h2 = sig(w[2] * x1 + w[3] * x2 + B1)
+    return h1, h2, sig(w[4] * h1 + w[5] * h2 + B2), sig(w[6] * h1 + w[7] * h2 + B2)
+
+  def error(o1, o2):
+    return 0.5 * (y1 - o1) ** 2 + 0.5 * (y2 - o2) ** 2
+
+  def step(i, carry):
+    w, E = carry
+    h1, h2, o1, o2 = forward(w)
+    d1 = (o1 - y1) * o1 * (1 - o1)
+    d2 = (o2 - y2) * o2 * (1 - o2)
+    out = [w[4] - LR * d1 * h1, w[5] - LR * d1 * h2, w[6] - LR * d2 * h1, w[7] - LR * d2 * h2]
+    v5, v6, v7, v8 = out if sequential else (w[4], w[5], w[6], w[7])
+    e1 = (d1 * v5 + d2 * v7) * h1 * (1 - h1)
+    e2 = (d1 * v6 + d2 * v8) * h2 * (1 - h2)
+    new = [w[0] - LR * e1 * x1, w[1] - LR * e1 * x2, w[2] - LR * e2 * x1, w[3] - LR * e2 * x2] + out
+    return jnp.stack(new), E.at[i].set(error(o1, o2))
+
+  @jax.jit
+  def run(w):
+    w, E = jax.lax.fori_loop(0, steps, step, (w, jnp.zeros(steps, w.dtype)))
+    return error(*forward(w)[2:]), E
+
+  w = jnp.asarray(W1 + W2, dtype)
+  return lambda: float(run(w)[0])
 
 
 _STEPS = {}
@@ -484,21 +527,24 @@ def machine(jax, torch, c_version):
 def summary(rows, compile_s, recompiled, kernels):
   med = {(r.name, r.dtype, r.order): np.median(r.times) for r in rows}
   lines = ["| jbp.train | compile s | recompiled on a second call | loop body: fusions, copies | x C -O3 "
-           "| program x C -O3 | checks + dispatch µs | object program / jbp | NumPy / jbp |",
-           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "| program x C -O3 | XLA loop x C -O3 | checks + dispatch µs | object program / jbp "
+           "| NumPy / jbp |",
+           "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
   for (dtype, order), c in compile_s.items():
     j = med[("jbp.train", dtype, order)]
     prog = med.get(("jbp program", dtype, order))
     cx = med.get(("C -O3", dtype, order))
+    xla = med.get(("XLA loop", dtype, order))
     obj = med.get(("object program", "float64", order))
     npy = med.get(("NumPy", dtype, order))
     f = lambda v: f"{v:.2f}" if v is not None else "-"  # noqa: E731
+    over = lambda a, b: a / b if a is not None and b else None  # noqa: E731
     k = kernels.get((dtype, order), {})
     lines.append(f"| {dtype} {order} | {c:.3f} | {'yes' if recompiled[(dtype, order)] else 'no'} | "
-                 f"{k.get('fusion', 0)}, {k.get('copy', 0)} | {f(j / cx if cx else None)} | "
-                 f"{f(prog / cx if cx and prog else None)} | "
+                 f"{k.get('fusion', 0)}, {k.get('copy', 0)} | {f(over(j, cx))} | {f(over(prog, cx))} | "
+                 f"{f(over(xla, cx))} | "
                  f"{f((j - prog) * 1e6 if prog else None)} | "
-                 f"{f(obj / j if obj else None)} | {f(npy / j if npy else None)} |")
+                 f"{f(over(obj, j))} | {f(over(npy, j))} |")
   return "\n".join(lines)
 
 
@@ -543,9 +589,10 @@ def main(argv=None):
     lib, c_version = (None, "left out") if args.no_c else build_c(tmp)
     for dtype in ("float32", "float64"):
       for order in ORDERS:
+        seq = order == "sequential"
         if lib is not None:
-          rows.append(Row("C -O3", dtype, order,
-                          partial(c_loop, lib, steps, order == "sequential", np.dtype(dtype))))
+          rows.append(Row("C -O3", dtype, order, partial(c_loop, lib, steps, seq, np.dtype(dtype))))
+        rows.append(Row("XLA loop", dtype, order, xla_loop(jax, steps, seq, np.dtype(dtype))))
     ex64 = jbp.worked_example(jax.numpy.float64)
     for order in () if args.jbp_only else ORDERS:
       seq = order == "sequential"

@@ -36,7 +36,8 @@ def test_single_quick_writes_a_table_whose_rows_agree_and_never_overwrites(tmp_p
   record = json.loads((out / "single.json").read_text())
   rows = record["rows"]
   names = {row["name"] for row in rows}
-  assert {"jbp.train", "object program", "flat Python", "NumPy", "jit step loop"} <= names
+  assert {"jbp.train", "jbp program", "XLA loop", "object program", "flat Python", "NumPy",
+          "jit step loop"} <= names
   jbp_rows = {(row["dtype"], row["order"]) for row in rows if row["name"] == "jbp.train"}
   assert jbp_rows == {(d, o) for d in ("float32", "float64") for o in ("simultaneous", "sequential")}
   assert all(row["agrees"] for row in rows), [row for row in rows if not row["agrees"]]
