@@ -221,16 +221,21 @@ def scalar(v):
 
   jit turns a Python float argument into a device scalar at every call (1.6 µs of a 12 µs
   call of :func:`jbp.train`'s program); the same value in the same 64-bit mode reuses the one
-  made before. Anything else is returned as it is.
+  made before. Under a trace (``jbp.train`` inside ``jax.jit`` or ``jax.vmap``) the scalar would be
+  a tracer of that trace, so the float is returned as it is and nothing is kept. Anything else is
+  returned as it is.
   """
   if type(v) is not float:
     return v
   key = (v, _checks.x64_enabled())
   a = _SCALARS.get(key)
   if a is None:
+    a = jax.numpy.asarray(v)
+    if isinstance(a, Tracer):  # made under a trace (an outer jit or vmap), and valid in it alone
+      return v
     if len(_SCALARS) >= MAX_ENTRIES:
       _SCALARS.clear()
-    a = _SCALARS[key] = jax.numpy.asarray(v)
+    _SCALARS[key] = a
   return a
 
 

@@ -171,3 +171,13 @@ def test_a_first_call_under_jit_leaves_nothing_traced_behind(ex64):
   inside = jax.jit(run)(ex64.params)  # the first call with this rate, under an outer jit
   outside = run(ex64.params)  # would raise UnexpectedTracerError if a tracer had been kept
   assert_trees_close(inside, outside)
+  # A learning rate first seen under a trace is made a JAX scalar there, a tracer of that trace: kept
+  # for later calls, a second jitted function took it for a constant and its second call failed
+  # ("Execution supplied 4 arguments but compiled program expected 7"). Each of two jitted functions,
+  # twice, gives the numbers of the call outside any trace.
+  for _ in range(2):
+    fn = jax.jit(lambda p: jbp.train(p, ex64.inputs, ex64.targets, steps=4, learning_rate=0.4329))
+    for _ in range(2):
+      assert_trees_close(fn(ex64.params), jbp.train(ex64.params, ex64.inputs, ex64.targets, steps=4,
+                                                     learning_rate=0.4329))
+  assert not any(isinstance(a, jax.core.Tracer) for a in _calls._SCALARS.values())
