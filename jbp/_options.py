@@ -73,36 +73,47 @@ class Options:
     return self._hash
 
 
-# "auto" unrolls a network on a CPU when one step of it has at most this many
-# weight-times-example products: beyond that the unrolled program takes longer to
-# compile than it saves (benchmarks/README.md, "wider networks").
-UNROLL_LIMIT = 512
+# "auto" unrolls one network on a CPU when one step of it has at most this many weight-times-example
+# products. The unrolled form's steps ran 0.22x to 5.6x as long as the matmul form's, by whether XLA
+# compiled each form's loop into one function, and it compiles longer: up to 24 products the two forms'
+# first calls (compile, then 10,000 steps) took the same time within 0.05 s, and above, the unrolled
+# form's took 0.92x to 3.8x as long (0.02 s shorter to 0.78 s longer) for every network measured
+# (benchmarks/forms.py; benchmarks/README.md, "Which form"). A long run of a small network may step
+# up to 4x faster with form="unrolled".
+UNROLL_LIMIT = 24
+# A population unrolls up to this many: there each weight is a vector over the members, and the
+# unrolled form's step ran 0.1x to 0.5x as long as the matmul form's (2-5-1, 2-16-1, 2-8-8-2 and
+# 2-4-4-4-1 on four examples, 2,000 members; docs/populations.md).
+POPULATION_UNROLL_LIMIT = 512
 # ... and when it has at most this many layers. Deeper, the matmul form compiled about 4x faster
 # (width 2, 100 layers: 1.3 s against 5.8 s; benchmarks/depth.py) and its steps ran as fast or
 # faster. Steps timed in one process, float64, 2,000 steps, unrolled over matmul: one example of
 # width 2, 1.2x at 3 and 4 layers, 1.3x to 1.6x at 8, 32 and 64; four examples, 2-3-3-3-3-3-1, 3.6x.
-# Up to 4 layers the unrolled form still won elsewhere: 2-4-4-4-1 on four examples 0.43x, a
-# population of 2,000 3-layer networks 0.67x (benchmarks/README.md, "Deep networks").
+# Up to 4 layers the unrolled form still won for populations: 2,000 3-layer networks 0.67x
+# (benchmarks/README.md, "Deep networks").
 UNROLL_LAYERS = 4
 
 
-def choose_form(form, sizes, batch, platform) -> str:
+def choose_form(form, sizes, batch, platform, population: bool = False) -> str:
   """``"unrolled"`` or ``"matmul"`` for ``form="auto"``, by the network's size and the platform.
 
-  The unrolled form for a network of at most :data:`UNROLL_LAYERS` layers and
-  :data:`UNROLL_LIMIT` weight-times-example products a step on a CPU, the matmul form otherwise.
+  The unrolled form on a CPU for a network of at most :data:`UNROLL_LAYERS` layers and at most
+  :data:`UNROLL_LIMIT` weight-times-example products a step (:data:`POPULATION_UNROLL_LIMIT` for a
+  population), the matmul form otherwise.
 
   Args:
     form: ``"auto"``, ``"unrolled"`` or ``"matmul"``.
     sizes: the layer sizes.
     batch: the number of examples (None for one).
     platform: ``"cpu"``, ``"gpu"``, ...
+    population: whether the program trains a population (``train_many``).
   """
   _checks.check_choice("form", form, FORMS)
   if form != "auto":
     return form
   products = (batch or 1) * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-  small = products <= UNROLL_LIMIT and len(sizes) - 1 <= UNROLL_LAYERS
+  limit = POPULATION_UNROLL_LIMIT if population else UNROLL_LIMIT
+  small = products <= limit and len(sizes) - 1 <= UNROLL_LAYERS
   return "unrolled" if platform == "cpu" and small else "matmul"
 
 
@@ -130,14 +141,16 @@ def trainable_mask(params, trainable: str | tuple[Layer, ...] | list[Layer] = "w
 
 
 def make_options(params, x, y, *, steps, learning_rate, update, record_every, activation, optimizer,
-                 trainable, reduction, form, unroll=1, sizes=None, watch=False, lr_shape=(), platform=None):
+                 trainable, reduction, form, unroll=1, sizes=None, watch=False, lr_shape=(), platform=None,
+                 population=False):
   """Checks every argument of a run and returns ``(Options, hyperparameter values, dtype)``.
 
   The values are the optimizer's float hyperparameters (for plain SGD, the
   learning rate) as host arrays of the params' dtype, or as given when traced.
   ``sizes`` skips re-checking params a caller has checked; ``lr_shape`` is the
   learning rate's allowed shape (``(n,)`` for one rate a member of a population);
-  ``platform`` the one the program runs on (default: JAX's default backend).
+  ``platform`` the one the program runs on (default: JAX's default backend); ``population``
+  says that the program trains a population (:func:`choose_form`), as traced params do.
   """
   sizes = _checks.check_params(params) if sizes is None else sizes
   batch = _checks.check_data(x, y, sizes)
@@ -155,7 +168,11 @@ def make_options(params, x, y, *, steps, learning_rate, update, record_every, ac
     check_optimizer(optimizer, update, learning_rate, dtype)
     kind, values = split_optimizer(optimizer)
   values = tuple(hyperparameter(v, dtype) for v in values)
-  form = choose_form(form, sizes, batch, platform or jax.default_backend())
+  # Traced params take the population's rule: under jax.vmap each weight is a vector over the
+  # batch, as in a population (2,000 XOR 2-5-1 networks: 2.8x faster unrolled), and a trace does not
+  # say whether it is vmap's or jit's alone.
+  traced = not all(_checks.is_concrete(leaf) for layer in params for leaf in layer)
+  form = choose_form(form, sizes, batch, platform or jax.default_backend(), population or traced)
   unroll = _checks.check_int("unroll", unroll)
   opts = Options(steps, record_every, update, act, reduction, mask, kind, form, unroll, watch)
   return opts, values, dtype

@@ -196,7 +196,7 @@ def train_many(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing
   opts, values, dtype = make_options(
       params, x, y, steps=steps, learning_rate=learning_rate, update=update, record_every=record_every,
       activation=activation, optimizer=optimizer, trainable=trainable, reduction=reduction, form=form,
-      unroll=unroll, sizes=sizes, watch=True, lr_shape=lr_shape, platform=platform)
+      unroll=unroll, sizes=sizes, watch=True, lr_shape=lr_shape, platform=platform, population=True)
   # A scalar rate stays a scalar (a new value compiles nothing, and the compiled step reads
   # one number instead of a vector of n); only a rate a member is split with the members.
   axes = tuple(0 if np.ndim(v) else None for v in values)

@@ -244,8 +244,10 @@ def train(params: tuple[Layer, ...], x: jax.typing.ArrayLike, y: jax.typing.Arra
     form: ``"auto"`` (the default), ``"unrolled"`` or ``"matmul"``: how the
       compiled forward pass computes ``w @ a``: as elementwise sums over the
       layer's inputs, which XLA fuses (small networks on a CPU), or as matrix
-      products; ``"auto"`` picks by size and platform (see :data:`jbp.FORMS`).
-      The numbers agree to rounding.
+      products; ``"auto"`` picks by size and platform (see :data:`jbp.FORMS`): on a
+      CPU, unrolled up to 24 weight-times-example products a step, where its first
+      call is no slower. A long run of a small network may step faster unrolled
+      (``benchmarks/forms.py``). The numbers agree to rounding.
     unroll: steps an iteration of the compiled loop (``lax.fori_loop``'s
       ``unroll``). 1, the default, is fastest on a CPU; on a GPU, where every step
       launches kernels, more steps an iteration let XLA fuse across them (see

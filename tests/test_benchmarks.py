@@ -1,4 +1,4 @@
-"""The benchmark scripts run: the single-run, population, depth and calls suites in their quick modes,
+"""The benchmark scripts run: the single-run, forms, population, depth and calls suites in their quick modes,
 and gpu.sh in its CPU dry mode.
 
 No timing is asserted here; these check that the scripts work, that every row of the
@@ -95,6 +95,25 @@ def test_depth_quick_reports_every_case(tmp_path):
       (u, "unrolled", d) for u in ("simultaneous", "sequential") for d in (2, 3, 5)}
   assert all(row["instructions"] > 0 and row["compile_s"] > 0 for row in rows)
   assert "Growth, per layer" in (tmp_path / "depth.txt").read_text()
+
+
+def test_forms_quick_times_both_forms_and_never_overwrites(tmp_path):
+  out = tmp_path / "forms.json"
+  args = [sys.executable, str(ROOT / "benchmarks" / "forms.py"), "--quick", "--dtypes", "float64", "--json",
+          str(out)]
+  r = subprocess.run(args, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=300)
+  assert r.returncode == 0, r.stderr[-2000:]
+  rows = json.loads(out.read_text())["rows"]
+  assert [(tuple(row["sizes"]), row["examples"], row["products"]) for row in rows] == [
+      ((2, 2, 2), 1, 8), ((2, 5, 1), 4, 60)]
+  assert [row["auto"] for row in rows] == ["unrolled", "matmul"]  # form="auto" for one network
+  for row in rows:
+    assert row["agree"], row
+    assert all(row[f"{form}_{k}"] > 0 for form in ("unrolled", "matmul") for k in ("first_s", "run_s"))
+  assert "| float64 | 2-5-1 | 4 | 60 |" in r.stdout
+  again = subprocess.run(args, capture_output=True, text=True, env=env(), cwd=ROOT, timeout=300)
+  assert again.returncode == 2 and "exists" in again.stderr
+  assert json.loads(out.read_text())["rows"] == rows
 
 
 def test_calls_quick_times_every_row(tmp_path):

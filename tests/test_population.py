@@ -244,15 +244,37 @@ def test_bad_input_is_refused_before_compiling(pop, call, match):
 
 
 
-def test_auto_form_unrolls_small_networks_on_cpus_only():
+def test_auto_form_unrolls_small_networks_on_cpus_only(monkeypatch):
+  from jbp import _options
   from jbp._options import choose_form
 
+  # One network: unrolled up to 24 weight-times-example products (the worked example has 8, XOR
+  # 2-2-1 on four examples 24), where its first call takes no longer than the matmul form's.
   assert choose_form("auto", (2, 2, 2), None, "cpu") == "unrolled"
-  assert choose_form("auto", (2, 5, 1), 4, "cpu") == "unrolled"
-  assert choose_form("auto", (2, 64, 64, 2), None, "cpu") == "matmul"
-  assert choose_form("auto", (2, 16, 16, 2), 4, "cpu") == "matmul"  # 4 examples x 320 products
-  assert choose_form("auto", (2, 2, 2), None, "gpu") == "matmul"
-  assert choose_form("unrolled", (2, 2, 2), None, "gpu") == "unrolled"
+  assert choose_form("auto", (2, 2, 1), 4, "cpu") == "unrolled"
+  assert choose_form("auto", (2, 3, 1), 4, "cpu") == "matmul"
+  assert choose_form("auto", (2, 8, 8, 2), None, "cpu") == "matmul"
+  # A population: unrolled up to 512, each weight a vector over the members.
+  assert choose_form("auto", (2, 5, 1), 4, "cpu", population=True) == "unrolled"
+  assert choose_form("auto", (2, 8, 8, 2), 4, "cpu", population=True) == "unrolled"  # 384
+  for population in (False, True):
+    assert choose_form("auto", (2, 64, 64, 2), None, "cpu", population) == "matmul"
+    assert choose_form("auto", (2, 16, 16, 2), 4, "cpu", population) == "matmul"  # 4 examples x 320 products
+    assert choose_form("auto", (2,) * 6, None, "cpu", population) == "matmul"  # 5 layers
+    assert choose_form("auto", (2, 2, 2), None, "gpu", population) == "matmul"
+    assert choose_form("unrolled", (2, 2, 2), None, "gpu", population) == "unrolled"
+  # train_many asks for the population's rule, train for one network's.
+  asked = []
+  real = _options.choose_form
+  monkeypatch.setattr(_options, "choose_form", lambda *a: asked.append(a[-1]) or real(*a))
+  xor = jbp.xor()
+  pop = jbp.init_many(jax.random.key(0), 3, (2, 5, 1))
+  jbp.train_many(pop, xor.inputs, xor.targets, steps=2, learning_rate=0.5)
+  jbp.train(jax.tree_util.tree_map(lambda a: a[0], pop), xor.inputs, xor.targets, steps=2, learning_rate=0.5)
+  assert asked == [True, False]
+  asked.clear()  # traced params, as under jax.vmap, take the population's rule
+  jax.vmap(lambda p: jbp.train(p, xor.inputs, xor.targets, steps=2, learning_rate=0.5))(pop)
+  assert asked == [True]
 
 
 @pytest.mark.parametrize("cores, dtype", [(2, "float32"), (3, "float32"), (2, "float64")])
