@@ -263,18 +263,26 @@ def test_auto_form_unrolls_small_networks_on_cpus_only(monkeypatch):
     assert choose_form("auto", (2,) * 6, None, "cpu", population) == "matmul"  # 5 layers
     assert choose_form("auto", (2, 2, 2), None, "gpu", population) == "matmul"
     assert choose_form("unrolled", (2, 2, 2), None, "gpu", population) == "unrolled"
-  # train_many asks for the population's rule, train for one network's.
-  asked = []
-  real = _options.choose_form
-  monkeypatch.setattr(_options, "choose_form", lambda *a: asked.append(a[-1]) or real(*a))
+  # train_many asks for the population's rule, train for one network's, and traced params (as under
+  # jax.vmap) for the population's; each call stops there, before anything is compiled.
+  class Asked(Exception):
+    pass
+
+  def ask(*args):
+    raise Asked(args[-1])
+
+  monkeypatch.setattr(_options, "choose_form", ask)
   xor = jbp.xor()
   pop = jbp.init_many(jax.random.key(0), 3, (2, 5, 1))
-  jbp.train_many(pop, xor.inputs, xor.targets, steps=2, learning_rate=0.5)
-  jbp.train(jax.tree_util.tree_map(lambda a: a[0], pop), xor.inputs, xor.targets, steps=2, learning_rate=0.5)
-  assert asked == [True, False]
-  asked.clear()  # traced params, as under jax.vmap, take the population's rule
-  jax.vmap(lambda p: jbp.train(p, xor.inputs, xor.targets, steps=2, learning_rate=0.5))(pop)
-  assert asked == [True]
+  one = jax.tree_util.tree_map(lambda a: a[0], pop)
+  calls = {True: lambda: jbp.train_many(pop, xor.inputs, xor.targets, steps=2, learning_rate=0.5),
+           False: lambda: jbp.train(one, xor.inputs, xor.targets, steps=2, learning_rate=0.5)}
+  calls["vmap"] = lambda: jax.vmap(lambda p: jbp.train(p, xor.inputs, xor.targets, steps=2,
+                                                       learning_rate=0.5))(pop)
+  for want, call in calls.items():
+    with pytest.raises(Asked) as asked:
+      call()
+    assert asked.value.args[0] is (want is not False), want
 
 
 @pytest.mark.parametrize("cores, dtype", [(2, "float32"), (3, "float32"), (2, "float64")])
