@@ -231,7 +231,8 @@ def xla_loop(jax, steps, sequential, dtype):
   No autodiff, no optimizer, no checks: the weights one array of 8, each step's E written to an
   array that the program returns. XLA's fusion decides how many kernels a step takes, and the form
   decides it: with the losses left out, the step became one kernel that recomputes the sigmoids
-  for each weight it writes, 1.5x (float32) to 4x (float64) slower (``benchmarks/README.md``).
+  for each weight it writes, and ran 1.5x (float32) and 6x (float64) the C loop's time
+  (``benchmarks/README.md``).
   """
   jnp = jax.numpy
   sig = lambda z: 1 / (1 + jnp.exp(-z))  # noqa: E731
